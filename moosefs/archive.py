@@ -1,0 +1,137 @@
+"""Moving files aside into compressed, timestamped archives; never deleting them.
+
+An archive is written completely (temporary name, fsync, rename) before any file in
+the data directory is removed, truncated or rewritten. Retention prunes the oldest
+archives by count and total size, but never the one just written.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+ARCHIVE_PREFIX = "mfsha-"
+ARCHIVE_SUFFIX = ".tar.gz"
+
+
+class ArchiveError(Exception):
+    pass
+
+
+def default_folder(data_path: str) -> str:
+    data_path = os.path.normpath(data_path)
+    return os.path.join(os.path.dirname(data_path), os.path.basename(data_path) + "-archive")
+
+
+class Archiver:
+    def __init__(self, folder: str, keep_count: int = 20, keep_bytes: int = 10 << 30,
+                 free_margin: int = 64 << 20) -> None:
+        self.folder = folder
+        self.keep_count = keep_count
+        self.keep_bytes = keep_bytes
+        self.free_margin = free_margin
+
+    def archives(self) -> list[str]:
+        """Existing archives, oldest first."""
+        try:
+            names = os.listdir(self.folder)
+        except FileNotFoundError:
+            return []
+        return sorted(os.path.join(self.folder, n) for n in names
+                      if n.startswith(ARCHIVE_PREFIX) and n.endswith(ARCHIVE_SUFFIX))
+
+    def check_space(self, needed: int) -> None:
+        stat = os.statvfs(self.folder)
+        free = stat.f_bavail * stat.f_frsize
+        if free < needed + self.free_margin:
+            raise ArchiveError("archive folder %s has %d MiB free, %d MiB needed to set files "
+                               "aside safely: free space there or set another archive folder"
+                               % (self.folder, free >> 20, (needed + self.free_margin) >> 20))
+
+    def store(self, data_path: str, names: list[str], label: str) -> str:
+        """Write `names` (files in data_path) into a new archive and return its path.
+
+        The originals are left in place; the caller removes or rewrites them.
+        """
+        import tarfile
+        os.makedirs(self.folder, mode=0o750, exist_ok=True)
+        paths = [os.path.join(data_path, n) for n in names]
+        self.check_space(sum(os.path.getsize(p) for p in paths))
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        final = os.path.join(self.folder, "%s%s-%s%s" % (ARCHIVE_PREFIX, stamp, label,
+                                                         ARCHIVE_SUFFIX))
+        counter = 1
+        while os.path.exists(final):
+            counter += 1
+            final = os.path.join(self.folder, "%s%s-%s-%d%s" % (ARCHIVE_PREFIX, stamp, label,
+                                                                counter, ARCHIVE_SUFFIX))
+        temporary = final + ".partial"
+        try:
+            with open(temporary, "wb") as raw:
+                with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=1) as tar:
+                    for name, path in zip(names, paths):
+                        tar.add(path, arcname=name, recursive=False)
+                raw.flush()
+                os.fsync(raw.fileno())
+            os.rename(temporary, final)
+            _fsync_dir(self.folder)
+        except OSError as error:
+            _remove_quietly(temporary)
+            raise ArchiveError("cannot write archive %s: %s" % (final, error.strerror)) from None
+        self.prune(keep=final)
+        return final
+
+    def prune(self, keep: str) -> list[str]:
+        """Apply retention; returns the archives removed."""
+        archives = self.archives()
+        removed = []
+        total = sum(os.path.getsize(a) for a in archives)
+        while len(archives) > 1 and (len(archives) > self.keep_count or
+                                     (self.keep_bytes and total > self.keep_bytes)):
+            oldest = archives.pop(0)
+            if oldest == keep:
+                continue
+            total -= os.path.getsize(oldest)
+            os.unlink(oldest)
+            removed.append(oldest)
+        return removed
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def truncate_at(path: str, offset: int) -> None:
+    """Keep bytes [0, offset) of the file."""
+    with open(path, "r+b") as stream:
+        stream.truncate(offset)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def drop_prefix(path: str, offset: int) -> None:
+    """Keep bytes [offset, end) of the file, replacing it atomically."""
+    temporary = path + ".mfsha-tmp"
+    stat = os.stat(path)
+    with open(path, "rb") as source, open(temporary, "wb") as target:
+        source.seek(offset)
+        while True:
+            block = source.read(1 << 20)
+            if not block:
+                break
+            target.write(block)
+        target.flush()
+        os.fsync(target.fileno())
+    os.chown(temporary, stat.st_uid, stat.st_gid)
+    os.chmod(temporary, stat.st_mode & 0o7777)
+    os.rename(temporary, path)

@@ -1,0 +1,116 @@
+"""MooseFS configuration files: `KEY = VALUE` lines, `#` comments, MooseFS's defaults."""
+from __future__ import annotations
+
+import os
+
+# Defaults of MooseFS 3.0 (mfsmaster.cfg(5), mfsmetalogger.cfg(5)) for the keys we use
+# or check; the rest are known so that a typo is reported instead of ignored.
+_COMMON = {
+    "WORKING_USER": "mfs", "WORKING_GROUP": "", "SYSLOG_IDENT": "", "LOCK_MEMORY": "0",
+    "LIMIT_GLIBC_MALLOC_ARENAS": "4", "DISABLE_OOM_KILLER": "1", "NICE_LEVEL": "-19",
+    "FILE_UMASK": "027", "DATA_PATH": "/var/lib/mfs", "BACK_LOGS": "50",
+}
+MASTER_DEFAULTS = dict(_COMMON, **{
+    "SYSLOG_IDENT": "mfsmaster", "EXPORTS_FILENAME": "/etc/mfs/mfsexports.cfg",
+    "TOPOLOGY_FILENAME": "/etc/mfs/mfstopology.cfg", "METADATA_SAVE_FREQ": "1",
+    "BACK_META_KEEP_PREVIOUS": "1", "CHANGELOG_PRESERVE_SECONDS": "1800",
+    "CHANGELOG_SAVE_MODE": "0", "MISSING_LOG_CAPACITY": "100000",
+    "MATOML_LISTEN_HOST": "*", "MATOML_LISTEN_PORT": "9419",
+    "MATOCS_LISTEN_HOST": "*", "MATOCS_LISTEN_PORT": "9420", "MATOCS_TIMEOUT": "10",
+    "MATOCL_LISTEN_HOST": "*", "MATOCL_LISTEN_PORT": "9421", "AUTH_CODE": "",
+    "REMAP_BITS": "24", "REMAP_SOURCE_IP_CLASS": "", "REMAP_DESTINATION_IP_CLASS": "",
+    "REPLICATIONS_DELAY_INIT": "60", "REPLICATIONS_RESPECT_TOPOLOGY": "0",
+    "CREATIONS_RESPECT_TOPOLOGY": "0", "CHUNKS_UNIQUE_MODE": "0",
+    "CHUNKS_LOOP_MAX_CPS": "100000", "CHUNKS_LOOP_MIN_TIME": "300",
+    "CHUNKS_SOFT_DEL_LIMIT": "10", "CHUNKS_HARD_DEL_LIMIT": "25",
+    "CHUNKS_WRITE_REP_LIMIT": "2,1,1,4", "CHUNKS_READ_REP_LIMIT": "10,5,2,5",
+    "CS_HEAVY_LOAD_THRESHOLD": "150", "CS_HEAVY_LOAD_RATIO_THRESHOLD": "3.0",
+    "CS_HEAVY_LOAD_GRACE_PERIOD": "900", "ACCEPTABLE_PERCENTAGE_DIFFERENCE": "1.0",
+    "PRIORITY_QUEUES_LENGTH": "1000000", "CS_MAINTENANCE_MODE_TIMEOUT": "0",
+    "CS_TEMP_MAINTENANCE_MODE_TIMEOUT": "1800", "CS_DAYS_TO_REMOVE_UNUSED": "7",
+    "SESSION_SUSTAIN_TIME": "86400", "QUOTA_DEFAULT_GRACE_PERIOD": "604800",
+    "ATIME_MODE": "2", "RESERVE_SPACE": "0", "MAX_ALLOWED_HARD_LINKS": "32767",
+    "INODE_REUSE_DELAY": "86400",
+    # MooseFS 1.6 / 2.0 names still accepted by their masters
+    "MATOML_LISTEN_PORT_OLD": "", "MATOCU_LISTEN_HOST": "", "MATOCU_LISTEN_PORT": "",
+    "REJECT_OLD_CLIENTS": "0", "CHUNKS_DEL_LIMIT": "", "CHUNKS_REP_LIMIT": "",
+    "NO_ATIME": "0", "EMPTY_TRASH_PERIOD": "", "EMPTY_RESERVED_INODES_PERIOD": "",
+    "FREE_INODES_PERIOD": "", "REPLICATIONS_DELAY_DISCONNECT": "",
+})
+METALOGGER_DEFAULTS = dict(_COMMON, **{
+    "SYSLOG_IDENT": "mfsmetalogger", "BACK_META_KEEP_PREVIOUS": "3",
+    "META_DOWNLOAD_FREQ": "24", "MASTER_RECONNECTION_DELAY": "5", "BIND_HOST": "*",
+    "MASTER_HOST": "mfsmaster", "MASTER_PORT": "9419", "MASTER_TIMEOUT": "10",
+})
+
+
+class ConfigError(Exception):
+    """A configuration file is missing, unreadable or malformed; names file and line."""
+
+
+class Config:
+    """The effective settings of one daemon: file values over MooseFS's defaults."""
+
+    def __init__(self, path: str, values: dict[str, str], defaults: dict[str, str]) -> None:
+        self.path = path
+        self.explicit = values
+        self.defaults = defaults
+
+    def get(self, key: str) -> str:
+        if key in self.explicit:
+            return self.explicit[key]
+        return self.defaults.get(key, "")
+
+    def integer(self, key: str) -> int:
+        text = self.get(key)
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError("%s: %s = %r is not an integer" % (self.path, key, text)) from None
+
+    @property
+    def data_path(self) -> str:
+        return os.path.normpath(self.get("DATA_PATH"))
+
+    @property
+    def working_user(self) -> str:
+        return self.get("WORKING_USER")
+
+    @property
+    def working_group(self) -> str:
+        """MooseFS uses the user's primary group when WORKING_GROUP is empty."""
+        return self.get("WORKING_GROUP")
+
+
+def parse(path: str, defaults: dict[str, str], strict: bool = True) -> Config:
+    """Read a MooseFS config file.
+
+    A line is empty, a comment, or `KEY = VALUE` (a `#` starts a comment anywhere,
+    as in MooseFS's cfg parser). With `strict`, a key MooseFS does not know is an error.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as stream:
+            lines = stream.read().splitlines()
+    except OSError as error:
+        raise ConfigError("cannot read %s: %s" % (path, error.strerror)) from None
+    values: dict[str, str] = {}
+    for number, raw in enumerate(lines, 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key or not key.replace("_", "").isalnum() or not key.isupper():
+            raise ConfigError("%s:%d: not a 'KEY = VALUE' line: %r" % (path, number, raw))
+        if strict and key not in defaults:
+            raise ConfigError("%s:%d: unknown setting %s" % (path, number, key))
+        values[key] = value.strip()
+    return Config(path, values, defaults)
+
+
+def master(path: str, strict: bool = True) -> Config:
+    return parse(path, MASTER_DEFAULTS, strict)
+
+
+def metalogger(path: str, strict: bool = True) -> Config:
+    return parse(path, METALOGGER_DEFAULTS, strict)

@@ -1,0 +1,178 @@
+"""Start, stop and tell the state of mfsmaster and mfsmetalogger, cheaply.
+
+State comes from the daemon's lock file in DATA_PATH: the owner of its fcntl lock
+(F_GETLK, no process table scan, no CLI) is the running daemon. A lock file whose
+recorded PID holds no lock belongs to a process that is gone; the fcntl lock died
+with it, so it never blocks a start.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+RUNNING = "running"
+STOPPED = "stopped"
+CRASHED = "crashed"  # the master died without its clean-stop image (metadata.mfs)
+
+SIGTERM, SIGKILL = 15, 9
+
+
+class DaemonError(Exception):
+    pass
+
+
+def lock_owner(lock_path: str) -> int:
+    """PID holding the write lock on `lock_path`, 0 if none."""
+    import fcntl
+    import struct
+    try:
+        fd = os.open(lock_path, os.O_RDONLY)
+    except OSError:
+        return 0
+    try:
+        query = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        answer = fcntl.fcntl(fd, fcntl.F_GETLK, query)
+        lock_type, _, _, _, pid = struct.unpack("hhqqi", answer)
+        return pid if lock_type != fcntl.F_UNLCK else 0
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
+
+
+def recorded_pid(lock_path: str) -> int:
+    try:
+        with open(lock_path) as stream:
+            text = stream.read(32).strip()
+        return int(text) if text.isdigit() else 0
+    except OSError:
+        return 0
+
+
+def process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        with open("/proc/%d/stat" % pid) as stream:
+            state = stream.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+class Daemon:
+    """One MooseFS daemon given by its binary and config file."""
+
+    lock_name = ""
+    binary = ""
+
+    def __init__(self, cfg_path: str, data_path: str, binary: str | None = None) -> None:
+        self.cfg_path = cfg_path
+        self.data_path = data_path
+        if binary:
+            self.binary = binary
+
+    @property
+    def lock_path(self) -> str:
+        return os.path.join(self.data_path, self.lock_name)
+
+    def pid(self) -> int:
+        return lock_owner(self.lock_path)
+
+    def state(self) -> str:
+        return RUNNING if self.pid() else STOPPED
+
+    def start(self, deadline_s: float) -> None:
+        from procrun import run
+        if self.pid():
+            return
+        result = run([self.binary, "-c", self.cfg_path, "start"], deadline_s)
+        if not result.ok or not self.pid():
+            raise DaemonError("starting %s failed: %s" % (self.binary, result.describe()))
+
+    def stop(self, deadline_s: float, term_share: float = 0.8) -> bool:
+        """SIGTERM, wait, then SIGKILL. Returns True when it stopped cleanly."""
+        pid = self.pid()
+        if not pid:
+            return True
+        started = time.monotonic()
+        _signal(pid, SIGTERM)
+        clean = _wait_gone(self.lock_path, pid, started + deadline_s * term_share)
+        if clean:
+            return True
+        _signal(pid, SIGKILL)
+        for other in _group_members(pid):
+            _signal(other, SIGKILL)
+        if not _wait_gone(self.lock_path, pid, started + deadline_s):
+            raise DaemonError("%s (pid %d) did not exit even after SIGKILL" % (self.binary, pid))
+        return False
+
+
+class Master(Daemon):
+    lock_name = ".mfsmaster.lock"
+    binary = "mfsmaster"
+
+    def state(self) -> str:
+        if self.pid():
+            return RUNNING
+        # A clean stop writes metadata.mfs; a start renames it to metadata.mfs.back.
+        # A lock file without metadata.mfs therefore means the last master died.
+        if os.path.exists(self.lock_path) and recorded_pid(self.lock_path) and \
+                not os.path.exists(os.path.join(self.data_path, "metadata.mfs")):
+            return CRASHED
+        return STOPPED
+
+
+class Metalogger(Daemon):
+    lock_name = ".mfsmetalogger.lock"
+    binary = "mfsmetalogger"
+
+
+def serving(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Does something accept TCP connections at host:port?"""
+    import _socket
+    if host in ("*", "", "0.0.0.0"):
+        host = "127.0.0.1"
+    try:
+        sock = _socket.socket(_socket.AF_INET6 if ":" in host else _socket.AF_INET,
+                              _socket.SOCK_STREAM)
+    except OSError:
+        return False
+    try:
+        sock.settimeout(timeout)
+        sock.connect((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def _signal(pid: int, number: int) -> None:
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_gone(lock_path: str, pid: int, until: float) -> bool:
+    while time.monotonic() < until:
+        if not process_alive(pid) and lock_owner(lock_path) != pid:
+            return True
+        time.sleep(0.05)
+    return not process_alive(pid)
+
+
+def _group_members(pid: int) -> list[int]:
+    """Children of `pid` (mfsmaster forks a metadata writer)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as stream:
+                    fields = stream.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    members.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return members

@@ -1,0 +1,193 @@
+"""Reading MooseFS metadata images and changelogs without starting a daemon.
+
+Images are read by their first 24 and last 16 bytes only; changelogs by their first
+and last lines, or line by line when the caller asks for a thorough reading.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+EOF_MARKER = b"[MFS EOF MARKER]"
+NEW_SIGNATURE = b"MFSM NEW"
+MAXIDHOLE = 10000  # mfsmaster stops reading a changelog at a jump this large (merger.c)
+
+CHANGELOG_NAME = re.compile(r"^(changelog|changelog_ml|changelog_ml_back)\.(\d+)\.mfs$")
+
+
+class Image:
+    """A `metadata*` file's header: what `mfsmaster -a` would see."""
+
+    __slots__ = ("name", "signature", "version", "metaid", "complete", "readable", "size",
+                 "mtime")
+
+    def __init__(self, name: str, signature: str, version: int, metaid: int,
+                 complete: bool, readable: bool, size: int, mtime: float) -> None:
+        self.name = name
+        self.signature = signature
+        self.version = version
+        self.metaid = metaid
+        self.complete = complete
+        self.readable = readable
+        self.size = size
+        self.mtime = mtime
+
+    @property
+    def valid(self) -> bool:
+        """mfsmaster accepts it as a restore base."""
+        return self.readable and self.complete and self.version > 0
+
+    def __repr__(self) -> str:
+        return "Image(%s %s v=%d id=%016X %s)" % (self.name, self.signature, self.version,
+                                                 self.metaid, "ok" if self.valid else "invalid")
+
+
+def is_image_name(name: str) -> bool:
+    # mfsmaster considers every file whose name starts with "metadata" and is longer.
+    return name.startswith("metadata") and len(name) > 8 and not name.startswith("metadata.crc")
+
+
+def read_image(path: str) -> Image:
+    name = os.path.basename(path)
+    try:
+        stat = os.stat(path)
+        with open(path, "rb") as stream:
+            head = stream.read(24)
+            tail = b""
+            if stat.st_size >= 24 + len(EOF_MARKER):
+                stream.seek(-len(EOF_MARKER), os.SEEK_END)
+                tail = stream.read(len(EOF_MARKER))
+    except OSError:
+        return Image(name, "", 0, 0, False, False, 0, 0.0)
+    signature = head[:8]
+    version = metaid = 0
+    complete = False
+    if signature == NEW_SIGNATURE:
+        version, complete = 1, stat.st_size == 8
+    elif re.match(rb"^MFSM [1-9]\.[0-9]$", signature):
+        format_version = (signature[5] - 48) * 16 + (signature[7] - 48)
+        if format_version < 0x20 and len(head) >= 20:
+            # 1.x images: 4 bytes of max node id, then the version; no metadata id
+            version = int.from_bytes(head[12:20], "big")
+        elif len(head) >= 24:
+            version = int.from_bytes(head[8:16], "big")
+            metaid = int.from_bytes(head[16:24], "big")
+        # images older than format 1.6 carry no EOF marker at all
+        complete = tail == EOF_MARKER or format_version < 0x16
+    return Image(name, signature.decode("latin-1"), version, metaid, complete, True,
+                 stat.st_size, stat.st_mtime)
+
+
+class Changelog:
+    """First and last complete change ids of one changelog file.
+
+    `segments` are runs of consecutive ids ((first, last) pairs). A fast reading has
+    one segment from the first to the last complete line; a thorough one splits at
+    every discontinuity. `garbage_at` is the first id at which mfsmaster would stop
+    reading the file (a jump backwards or by MAXIDHOLE or more), with its byte offset.
+    """
+
+    __slots__ = ("name", "kind", "number", "first", "last", "partial_tail", "size",
+                 "readable", "segments", "garbage_at", "garbage_offset", "thorough",
+                 "mtime")
+
+    def __init__(self, name: str) -> None:
+        match = CHANGELOG_NAME.match(name)
+        self.name = name
+        self.kind = match.group(1) if match else ""
+        self.number = int(match.group(2)) if match else -1
+        self.first = 0
+        self.last = 0
+        self.partial_tail = 0  # bytes after the last newline
+        self.size = 0
+        self.readable = True
+        self.segments: list[tuple[int, int]] = []
+        self.garbage_at: int | None = None
+        self.garbage_offset: int | None = None
+        self.thorough = False
+        self.mtime = 0.0
+
+    @property
+    def is_master_file(self) -> bool:
+        return self.kind == "changelog"
+
+    @property
+    def usable(self) -> bool:
+        """mfsmaster skips a file with a partial last line or no valid id."""
+        return self.readable and self.partial_tail == 0 and self.first > 0 and self.last > 0
+
+    def __repr__(self) -> str:
+        return "Changelog(%s %d-%d partial=%d segments=%s)" % (
+            self.name, self.first, self.last, self.partial_tail, self.segments)
+
+
+def _line_id(line: bytes) -> int:
+    head, sep, _ = line.partition(b":")
+    if not sep or not head.strip().isdigit():
+        return 0
+    return int(head)
+
+
+def _last_complete_line(stream, size: int) -> tuple[bytes, int]:
+    """The last newline-terminated line and the number of bytes after it."""
+    block = 65536
+    while True:
+        start = max(0, size - block)
+        stream.seek(start)
+        data = stream.read(size - start)
+        end = data.rfind(b"\n")
+        if end < 0 and start > 0:
+            block *= 4
+            continue
+        if end < 0:
+            return b"", size
+        begin = data.rfind(b"\n", 0, end) + 1
+        if begin == 0 and start > 0:
+            block *= 4
+            continue
+        return data[begin:end], len(data) - end - 1
+
+
+def read_changelog(path: str, thorough: bool = False) -> Changelog:
+    log = Changelog(os.path.basename(path))
+    try:
+        stat = os.stat(path)
+        log.size, log.mtime = stat.st_size, stat.st_mtime
+        with open(path, "rb") as stream:
+            first_line = stream.readline(4096)
+            log.first = _line_id(first_line) if first_line.endswith(b"\n") else 0
+            last_line, log.partial_tail = _last_complete_line(stream, log.size)
+            log.last = _line_id(last_line)
+            if log.first and log.last:
+                log.segments = [(log.first, log.last)]
+            if thorough and log.first:
+                stream.seek(0)
+                _scan(stream, log)
+    except OSError:
+        log.readable = False
+    return log
+
+
+def _scan(stream, log: Changelog) -> None:
+    """Split into runs of consecutive ids and find where mfsmaster would stop."""
+    log.thorough = True
+    segments: list[tuple[int, int]] = []
+    start = previous = 0
+    offset = 0
+    for line in stream:
+        if not line.endswith(b"\n"):
+            break  # the partial tail, already counted
+        change = _line_id(line)
+        if previous and log.garbage_at is None and (change <= previous
+                                                   or change >= previous + MAXIDHOLE):
+            log.garbage_at, log.garbage_offset = change, offset
+        if previous and change == previous + 1:
+            previous = change
+        else:
+            if previous:
+                segments.append((start, previous))
+            start = previous = change
+        offset += len(line)
+    if previous:
+        segments.append((start, previous))
+    log.segments = segments

@@ -1,0 +1,214 @@
+"""What a data directory restores to, decided offline in pure Python.
+
+The version is the one this package's restore produces: the history rule
+(moosefs.history) picks the files, partial trailing lines are trimmed, and the
+prefix of a changelog before a jump of MAXIDHOLE or more ids is cut when it lies
+below the base image. `repairs` lists each such step so the caller can see it.
+"""
+from __future__ import annotations
+
+import os
+
+from . import history
+from .files import CHANGELOG_NAME, Changelog, Image, is_image_name, read_changelog, read_image
+
+RESTORABLE = "restorable"
+NO_IMAGE = "no-image"
+IDS_DISAGREE = "ids-disagree"
+HOLE = "hole"
+INCOMPLETE = "incomplete"
+UNREADABLE = "unreadable"
+EMPTY = "empty"  # no metadata files at all: a brand-new node
+
+
+class Repair:
+    """One step the restore takes before calling MooseFS."""
+
+    TRIM = "trim"            # cut a partial trailing line (kept in the archive)
+    CUT_PREFIX = "cut-prefix"  # cut the lines before a MAXIDHOLE jump (kept in the archive)
+    SET_ASIDE = "set-aside"  # move the file into the archive
+    CHOWN = "chown"          # give the file to WORKING_USER
+
+    __slots__ = ("kind", "name", "reason", "offset")
+
+    def __init__(self, kind: str, name: str, reason: str, offset: int = 0) -> None:
+        self.kind = kind
+        self.name = name
+        self.reason = reason
+        self.offset = offset
+
+    def __repr__(self) -> str:
+        return "Repair(%s %s: %s)" % (self.kind, self.name, self.reason)
+
+
+class Inspection:
+    def __init__(self, data_path: str) -> None:
+        self.data_path = data_path
+        self.images: list[Image] = []
+        self.changelogs: list[Changelog] = []
+        self.best: Image | None = None
+        self.metaid = 0
+        self.version = 0
+        self.verdict = EMPTY
+        self.reason = ""
+        self.repairs: list[Repair] = []
+        self.source = ""
+
+    @property
+    def restorable(self) -> bool:
+        return self.verdict == RESTORABLE
+
+    @property
+    def metaid_hex(self) -> str:
+        return "%016X" % self.metaid
+
+    def summary(self) -> str:
+        return "%s: %s, version %d, metadata id %s (%s)" % (
+            self.data_path, self.verdict, self.version, self.metaid_hex, self.reason)
+
+
+def list_files(data_path: str) -> tuple[list[str], list[str]]:
+    """Names of metadata images and changelogs in the directory."""
+    names = sorted(os.listdir(data_path))
+    images = [n for n in names if is_image_name(n) and os.path.isfile(os.path.join(data_path, n))]
+    logs = [n for n in names if CHANGELOG_NAME.match(n)]
+    return images, logs
+
+
+def merge(images: list[Image], changelogs: list[Changelog]) -> tuple[int, Image | None, str]:
+    """The version reached from the best valid image through the changelog segments.
+
+    Returns (version, best image, problem); problem is empty when no hole was found.
+    """
+    valid = [i for i in images if i.valid]
+    if not valid:
+        return 0, None, "no valid metadata image"
+    best = max(valid, key=lambda i: (i.version, i.name))
+    version = best.version
+    segments = [s for log in changelogs for s in _usable_segments(log, version)]
+    progressed = True
+    while progressed:
+        progressed = False
+        for first, last in segments:
+            if first <= version <= last:
+                version = last + 1
+                progressed = True
+    # Every id present anywhere, also after a jump mfsmaster would not read past,
+    # must be reached; otherwise changes would be silently lost.
+    known = [s for log in changelogs if log.readable for s in log.segments]
+    beyond = [first for first, last in known if last >= version]
+    if beyond:
+        return version, best, "changes %d to %d are missing" % (version, min(beyond) - 1)
+    return version, best, ""
+
+
+def _usable_segments(log: Changelog, base_version: int) -> list[tuple[int, int]]:
+    if not log.readable or not log.segments:
+        return []
+    segments = log.segments
+    if log.garbage_at is not None:
+        # Segments before the jump count only if the restore keeps them (see _repairs).
+        before = [s for s in segments if s[1] < log.garbage_at and s[0] < log.garbage_at]
+        after = segments[len(before):]
+        segments = after if (before and before[-1][1] < base_version) else before
+    return [s for s in segments if s[1] >= base_version]
+
+
+def _readable_by(path: str, uid: int, gids: set[int]) -> bool:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return False
+    if uid == 0:
+        return True
+    if stat.st_uid == uid:
+        return bool(stat.st_mode & 0o400)
+    if stat.st_gid in gids:
+        return bool(stat.st_mode & 0o040)
+    return bool(stat.st_mode & 0o004)
+
+
+def inspect(data_path: str, thorough: bool = False, owner: tuple[int, set[int]] | None = None
+            ) -> Inspection:
+    """Inspect `data_path`. `owner` is (uid, gids) of WORKING_USER, to check readability."""
+    result = Inspection(data_path)
+    try:
+        image_names, log_names = list_files(data_path)
+    except OSError as error:
+        result.verdict, result.reason = UNREADABLE, "cannot list %s: %s" % (data_path, error.strerror)
+        return result
+    result.images = [read_image(os.path.join(data_path, n)) for n in image_names]
+    result.changelogs = [read_changelog(os.path.join(data_path, n), thorough) for n in log_names]
+    unreadable = [i.name for i in result.images if not i.readable] + \
+                 [c.name for c in result.changelogs if not c.readable]
+    if unreadable:
+        result.verdict = UNREADABLE
+        result.reason = "cannot read %s" % ", ".join(unreadable)
+        return result
+    if not result.images and not result.changelogs:
+        result.verdict, result.reason = EMPTY, "no metadata files"
+        return result
+    selection = history.select(result.images, result.changelogs,
+                               lambda imgs, logs: merge(imgs, logs)[0])
+    result.source = selection.source
+    for name, why in sorted(selection.set_aside.items()):
+        result.repairs.append(Repair(Repair.SET_ASIDE, name, why))
+    result.repairs.extend(_log_repairs(selection.changelogs, selection.images))
+    if owner is not None:
+        for item in selection.images + selection.changelogs:
+            if not _readable_by(os.path.join(data_path, item.name), *owner):
+                result.repairs.append(Repair(Repair.CHOWN, item.name,
+                                             "not readable by the MooseFS working user"))
+    _judge(result, selection)
+    return result
+
+
+def _log_repairs(changelogs: list[Changelog], images: list[Image]) -> list[Repair]:
+    valid = [i.version for i in images if i.valid]
+    base = max(valid) if valid else 0
+    repairs = []
+    for log in changelogs:
+        if log.partial_tail:
+            repairs.append(Repair(Repair.TRIM, log.name,
+                                  "partial last line (%d bytes) would make mfsmaster skip "
+                                  "the whole file" % log.partial_tail, log.size - log.partial_tail))
+        if log.garbage_at is not None:
+            before_last = max((s[1] for s in log.segments if s[1] < log.garbage_at), default=0)
+            if before_last and before_last < base:
+                repairs.append(Repair(Repair.CUT_PREFIX, log.name,
+                                      "ids jump to %d after %d: mfsmaster would ignore the rest"
+                                      % (log.garbage_at, before_last), log.garbage_offset or 0))
+    return repairs
+
+
+def _judge(result: Inspection, selection: history.Selection) -> None:
+    version, best, problem = merge(selection.images, selection.changelogs)
+    result.best, result.version = best, version
+    ids = {i.metaid for i in selection.images if i.valid and i.metaid}
+    if best is None:
+        truncated = [i.name for i in selection.images if not i.complete and i.readable]
+        if truncated:
+            result.verdict = INCOMPLETE
+            result.reason = "only incomplete image(s): %s" % ", ".join(truncated)
+        else:
+            result.verdict, result.reason = NO_IMAGE, "no valid metadata image"
+        return
+    result.metaid = best.metaid or (min(ids) if ids else 0)
+    if len(ids) > 1:
+        result.verdict = IDS_DISAGREE
+        result.reason = "images with different metadata ids: %s" % ", ".join(
+            "%s=%016X" % (i.name, i.metaid) for i in selection.images if i.valid and i.metaid)
+        return
+    if problem:
+        result.verdict, result.reason = HOLE, "hole in the changelog chain: " + problem
+        return
+    newer_truncated = [i for i in selection.images
+                       if i.readable and not i.complete and i.version > version]
+    if newer_truncated:
+        result.verdict = INCOMPLETE
+        result.reason = "%s is incomplete and newer than what the other files reach (%d)" % (
+            newer_truncated[0].name, version)
+        return
+    result.verdict = RESTORABLE
+    result.reason = "image %s (version %d) + changelogs reach %d" % (best.name, best.version,
+                                                                    version)

@@ -1,0 +1,189 @@
+"""The safe restore: pick the right history, repair what MooseFS would silently drop,
+restore offline, and verify the result before anything starts.
+
+Steps of `restore()`:
+  1. refuse when a master already runs on this data directory;
+  2. inspect thoroughly (moosefs.inspect, which applies moosefs.history);
+  3. refuse with the inspection's reason unless the verdict is restorable
+     (a brand-new empty file system only when the caller asks for one);
+  4. archive every file to be set aside, trimmed or cut, then apply those repairs;
+  5. inspect again: the repaired directory must restore to the same version with
+     nothing left to repair;
+  6. give the directory to WORKING_USER (mfsmaster silently ignores files it cannot read);
+  7. run the installed generation's restore command under the caller's deadline;
+  8. check the new metadata.mfs: complete, same metadata id, version at least the
+     inspected one.
+Starting the master is a separate step (daemons.Master.start) so that the master
+starts with a metadata.mfs.back that metaloggers can download at once.
+"""
+from __future__ import annotations
+
+import os
+
+from . import generation as gen
+from .archive import Archiver, ArchiveError, drop_prefix, truncate_at
+from .config import Config
+from .daemons import Master
+from .files import NEW_SIGNATURE, read_image
+from .history import METALOGGER, kind_of
+from .inspect import EMPTY, RESTORABLE, Inspection, Repair, inspect
+
+RESTORED_NAME = "metadata.mfs"
+
+
+class RestoreError(Exception):
+    pass
+
+
+class Owner:
+    """WORKING_USER / WORKING_GROUP as numeric ids."""
+
+    def __init__(self, user: str, group: str = "") -> None:
+        import grp
+        import pwd
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            raise RestoreError("WORKING_USER %r does not exist" % user) from None
+        self.uid = entry.pw_uid
+        try:
+            self.gid = grp.getgrnam(group).gr_gid if group else entry.pw_gid
+        except KeyError:
+            raise RestoreError("WORKING_GROUP %r does not exist" % group) from None
+        self.gids = {self.gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
+
+    def check_tuple(self) -> tuple[int, set[int]]:
+        return self.uid, self.gids
+
+    def give(self, data_path: str) -> None:
+        os.chown(data_path, self.uid, self.gid)
+        for name in os.listdir(data_path):
+            path = os.path.join(data_path, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                os.chown(path, self.uid, self.gid)
+
+
+class RestoreResult:
+    def __init__(self, inspection: Inspection, version: int, metaid: int,
+                 archive: str | None, created_new: bool = False) -> None:
+        self.inspection = inspection
+        self.version = version
+        self.metaid = metaid
+        self.archive = archive
+        self.created_new = created_new
+
+
+def apply_repairs(data_path: str, repairs: list[Repair], archiver: Archiver,
+                  label: str) -> str | None:
+    """Archive, then set aside / trim / cut. Returns the archive path (None: nothing to do)."""
+    touched = [r for r in repairs if r.kind != Repair.CHOWN]
+    if not touched:
+        return None
+    names = sorted({r.name for r in touched})
+    try:
+        archive = archiver.store(data_path, names, label)
+    except ArchiveError as error:
+        raise RestoreError(str(error)) from None
+    for repair in touched:
+        path = os.path.join(data_path, repair.name)
+        if repair.kind == Repair.SET_ASIDE:
+            os.unlink(path)  # its content is in `archive`
+        elif repair.kind == Repair.TRIM:
+            truncate_at(path, repair.offset)
+        elif repair.kind == Repair.CUT_PREFIX:
+            drop_prefix(path, repair.offset)
+    return archive
+
+
+def create_new(data_path: str, owner: Owner) -> None:
+    """Write the 8-byte `MFSM NEW` image of a brand-new file system."""
+    path = os.path.join(data_path, RESTORED_NAME)
+    with open(path, "wb") as stream:
+        stream.write(NEW_SIGNATURE)
+    owner.give(data_path)
+
+
+def _restore_command(method: str, cfg_path: str, data_path: str) -> list[str]:
+    if method == gen.MASTER_RESTORE:
+        return ["mfsmaster", "-a", "-c", cfg_path, "restore"]
+    if method == gen.MASTER_AUTO_START:
+        return ["mfsmaster", "-a", "-c", cfg_path, "start"]
+    return ["mfsmetarestore", "-a", "-d", data_path]
+
+
+def _preselect_for_metarestore(data_path: str, inspection: Inspection, archiver: Archiver) -> None:
+    """1.6's `-a` takes metadata.mfs.back even when older: leave it only the best image."""
+    best = inspection.best
+    others = [i.name for i in inspection.images if i.valid and best and i.name != best.name
+              and os.path.exists(os.path.join(data_path, i.name))]
+    repairs = [Repair(Repair.SET_ASIDE, n, "older than %s" % best.name) for n in others]
+    apply_repairs(data_path, repairs, archiver, "pre-1.6-restore")
+    if best and best.name != "metadata.mfs.back":
+        os.rename(os.path.join(data_path, best.name), os.path.join(data_path, "metadata.mfs.back"))
+
+
+def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generation | None = None,
+            allow_create: bool = False, expect_metaid: int = 0,
+            minimum_version: int = 0) -> RestoreResult:
+    """Restore cfg.data_path into a master-ready metadata.mfs. `deadline` has remaining()."""
+    from procrun import run
+    data_path = cfg.data_path
+    master = Master(cfg.path, data_path)
+    if master.pid():
+        raise RestoreError("mfsmaster (pid %d) already runs on %s: refusing to restore under it"
+                           % (master.pid(), data_path))
+    owner = Owner(cfg.working_user, cfg.working_group)
+    found = inspect(data_path, thorough=True, owner=owner.check_tuple())
+    if found.verdict == EMPTY:
+        if not allow_create:
+            raise RestoreError("no metadata in %s; a new empty file system is created only "
+                               "when explicitly allowed" % data_path)
+        create_new(data_path, owner)
+        return RestoreResult(found, 1, 0, None, created_new=True)
+    if found.verdict != RESTORABLE:
+        raise RestoreError("metadata in %s cannot be restored safely: %s" % (data_path, found.reason))
+    if expect_metaid and found.metaid and found.metaid != expect_metaid:
+        raise RestoreError("metadata id %016X in %s differs from the cluster's %016X"
+                           % (found.metaid, data_path, expect_metaid))
+    if found.version < minimum_version:
+        raise RestoreError("%s restores only to version %d, below the required %d"
+                           % (data_path, found.version, minimum_version))
+    archive = apply_repairs(data_path, found.repairs, archiver, "before-restore")
+    repaired = inspect(data_path, thorough=True, owner=owner.check_tuple())
+    leftover = [r for r in repaired.repairs if r.kind != Repair.CHOWN]
+    if repaired.verdict != RESTORABLE or repaired.version != found.version or leftover:
+        raise RestoreError("after repairs %s no longer restores to %d: %s %s" % (
+            data_path, found.version, repaired.summary(), leftover))
+    owner.give(data_path)
+    generation = generation or gen.detect()
+    if generation.method == gen.METARESTORE:
+        _preselect_for_metarestore(data_path, repaired, archiver)
+        owner.give(data_path)
+    result = run(_restore_command(generation.method, cfg.path, data_path), deadline)
+    if not result.ok:
+        raise RestoreError("restore failed: %s" % result.describe())
+    if generation.method == gen.MASTER_AUTO_START:
+        master.stop(max(1.0, deadline.remaining()))  # the clean stop writes metadata.mfs
+    restored = read_image(os.path.join(data_path, RESTORED_NAME))
+    if not restored.valid:
+        raise RestoreError("restore wrote no complete %s in %s" % (RESTORED_NAME, data_path))
+    if found.metaid and restored.metaid != found.metaid:
+        raise RestoreError("restored metadata id %016X differs from the inspected %016X"
+                           % (restored.metaid, found.metaid))
+    if restored.version < found.version:
+        raise RestoreError("restored version %d is below the inspected %d: MooseFS skipped "
+                           "changes" % (restored.version, found.version))
+    owner.give(data_path)
+    return RestoreResult(found, restored.version, restored.metaid or found.metaid, archive)
+
+
+def prepare_for_metalogger(data_path: str, archiver: Archiver) -> str | None:
+    """Before a metalogger starts here: when this node's own master files are the newest
+    history, set the older metalogger files aside, so the new metalogger does not append
+    to a changelog from before this node's stint as master."""
+    found = inspect(data_path, thorough=False)
+    stale = [r for r in found.repairs
+             if r.kind == Repair.SET_ASIDE and kind_of(r.name) == METALOGGER]
+    if found.source == METALOGGER or not stale:
+        return None
+    return apply_repairs(data_path, stale, archiver, "before-metalogger")

@@ -1,0 +1,174 @@
+import os
+
+from moosefs import inspect as ins
+from moosefs.inspect import Repair
+from tests.synthetic import METAID, write_changelog, write_image
+
+OLD, NEW = 1_700_000_000, 1_700_001_000  # mtimes: older, newer
+
+
+def ml_dir(path, base=16294, last=16802, mtime=NEW):
+    write_image(str(path / "metadata_ml.mfs.back"), base, mtime=mtime)
+    write_changelog(str(path / "changelog_ml_back.0.mfs"), range(9874, base), mtime=mtime)
+    write_changelog(str(path / "changelog_ml_back.1.mfs"), [], mtime=mtime)
+    write_changelog(str(path / "changelog_ml.0.mfs"), range(base, last + 1), mtime=mtime)
+
+
+def kinds(found):
+    return {(r.kind, r.name) for r in found.repairs}
+
+
+def test_clean_metalogger_directory(tmp_path):
+    ml_dir(tmp_path)
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert (found.verdict, found.version, found.metaid) == (ins.RESTORABLE, 16803, METAID)
+    assert found.source == "metalogger" and found.repairs == []
+
+
+def test_fast_and_thorough_agree_on_a_clean_directory(tmp_path):
+    ml_dir(tmp_path)
+    assert ins.inspect(str(tmp_path)).version == ins.inspect(str(tmp_path), thorough=True).version
+
+
+def test_empty_directory(tmp_path):
+    assert ins.inspect(str(tmp_path)).verdict == ins.EMPTY
+
+
+def test_changelogs_without_image(tmp_path):
+    write_changelog(str(tmp_path / "changelog_ml.0.mfs"), range(5, 50))
+    found = ins.inspect(str(tmp_path))
+    assert found.verdict == ins.NO_IMAGE and "no valid" in found.reason
+
+
+def test_ids_disagree(tmp_path):
+    ml_dir(tmp_path)
+    write_image(str(tmp_path / "metadata_ml.tmp"), 16000, metaid=0x1234, mtime=NEW)
+    found = ins.inspect(str(tmp_path))
+    assert found.verdict == ins.IDS_DISAGREE and "0000000000001234" in found.reason
+
+
+def test_hole_in_changelog_chain(tmp_path):
+    write_image(str(tmp_path / "metadata_ml.mfs.back"), 16294)
+    write_changelog(str(tmp_path / "changelog_ml.1.mfs"), range(16294, 16400))
+    write_changelog(str(tmp_path / "changelog_ml.0.mfs"), range(16410, 16803))
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert found.verdict == ins.HOLE and found.version == 16400
+    assert "16400 to 16409" in found.reason
+
+
+def test_partial_last_line_is_trimmed_not_dropped(tmp_path):
+    ml_dir(tmp_path)
+    write_changelog(str(tmp_path / "changelog_ml.0.mfs"), range(16294, 16803),
+                    partial=b"16803: 17956", mtime=NEW)
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert found.verdict == ins.RESTORABLE and found.version == 16803
+    trim = [r for r in found.repairs if r.kind == Repair.TRIM]
+    assert [r.name for r in trim] == ["changelog_ml.0.mfs"]
+    assert trim[0].offset == os.path.getsize(tmp_path / "changelog_ml.0.mfs") - len(b"16803: 17956")
+
+
+def test_leftover_master_files_of_a_diverged_branch_are_set_aside(tmp_path):
+    # This node was master up to 21307 on a branch the cluster abandoned; its
+    # metalogger has since followed the new master (newer files, lower version).
+    write_image(str(tmp_path / "metadata.mfs"), 21307, mtime=OLD)
+    write_changelog(str(tmp_path / "changelog.0.mfs"), range(16803, 21307),
+                    text="CREATE(1804,DIVERGENT)", mtime=OLD)
+    ml_dir(tmp_path, mtime=NEW)
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert (found.verdict, found.version, found.source) == (ins.RESTORABLE, 16803, "metalogger")
+    assert {(Repair.SET_ASIDE, "metadata.mfs"), (Repair.SET_ASIDE, "changelog.0.mfs")} <= kinds(found)
+
+
+def test_own_newest_image_is_kept_over_older_metalogger_files(tmp_path):
+    # Clean demotion at 20000 and a cold start: the metalogger received nothing since.
+    ml_dir(tmp_path, mtime=OLD)
+    write_image(str(tmp_path / "metadata.mfs"), 20000, mtime=NEW)
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert (found.verdict, found.version, found.source) == (ins.RESTORABLE, 20000, "master")
+    assert (Repair.SET_ASIDE, "metadata_ml.mfs.back") in kinds(found)
+    assert not any(r.name == "metadata.mfs" for r in found.repairs)
+
+
+def test_master_files_below_metalogger_files_are_set_aside(tmp_path):
+    write_image(str(tmp_path / "metadata.mfs"), 1460, mtime=NEW)
+    ml_dir(tmp_path, mtime=OLD)
+    found = ins.inspect(str(tmp_path))
+    assert found.source == "metalogger" and found.version == 16803
+
+
+def test_crashed_master_directory_restores_from_its_own_files(tmp_path):
+    write_image(str(tmp_path / "metadata.mfs.back"), 1460)
+    write_changelog(str(tmp_path / "changelog.1.mfs"), range(1, 1460))
+    write_changelog(str(tmp_path / "changelog.0.mfs"), range(1460, 4105))
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert (found.verdict, found.version, found.source) == (ins.RESTORABLE, 4105, "master")
+
+
+def test_stale_higher_backup_from_abandoned_branch(tmp_path):
+    write_image(str(tmp_path / "metadata_ml.mfs.back"), 17763)
+    write_image(str(tmp_path / "metadata_ml.mfs.back.1"), 18510)
+    write_changelog(str(tmp_path / "changelog_ml.0.mfs"), range(17763, 17800))
+    found = ins.inspect(str(tmp_path))
+    assert found.version == 17800 and found.best.name == "metadata_ml.mfs.back"
+    assert (Repair.SET_ASIDE, "metadata_ml.mfs.back.1") in kinds(found)
+
+
+def test_maxidhole_prefix_below_image_is_cut(tmp_path):
+    # The "bad demotion": an old changelog_ml.0.mfs, then new ids appended after a jump.
+    write_image(str(tmp_path / "metadata_ml.mfs.back"), 16022)
+    write_changelog(str(tmp_path / "changelog_ml.0.mfs"),
+                    list(range(1, 4105)) + list(range(16022, 16199)))
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert (found.verdict, found.version) == (ins.RESTORABLE, 16199)
+    assert (Repair.CUT_PREFIX, "changelog_ml.0.mfs") in kinds(found)
+
+
+def test_maxidhole_with_needed_prefix_is_a_hole(tmp_path):
+    write_image(str(tmp_path / "metadata_ml.mfs.back"), 1)
+    write_changelog(str(tmp_path / "changelog_ml.0.mfs"),
+                    list(range(1, 4105)) + list(range(16022, 16199)))
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert found.verdict == ins.HOLE and found.version == 4105
+
+
+def test_newer_truncated_image_is_incomplete(tmp_path):
+    write_image(str(tmp_path / "metadata_ml.mfs.back"), 100)
+    write_changelog(str(tmp_path / "changelog_ml.0.mfs"), range(100, 120))
+    write_image(str(tmp_path / "metadata_ml.tmp"), 500, complete=False)
+    found = ins.inspect(str(tmp_path))
+    assert found.verdict == ins.INCOMPLETE and "metadata_ml.tmp" in found.reason
+
+
+def test_only_truncated_image(tmp_path):
+    write_image(str(tmp_path / "metadata_ml.tmp"), 500, complete=False)
+    assert ins.inspect(str(tmp_path)).verdict == ins.INCOMPLETE
+
+
+def test_file_unreadable_by_working_user_needs_chown(tmp_path):
+    ml_dir(tmp_path)
+    os.chmod(tmp_path / "metadata_ml.mfs.back", 0o600)
+    os.chown(tmp_path / "metadata_ml.mfs.back", 0, 0)
+    found = ins.inspect(str(tmp_path), owner=(4242, {4242}))
+    assert (Repair.CHOWN, "metadata_ml.mfs.back") in kinds(found)
+
+
+def test_foreign_metadata_name_is_set_aside(tmp_path):
+    ml_dir(tmp_path)
+    write_image(str(tmp_path / "metadata_copy_by_hand"), 99999)
+    found = ins.inspect(str(tmp_path))
+    assert found.version == 16803
+    assert (Repair.SET_ASIDE, "metadata_copy_by_hand") in kinds(found)
+
+
+def test_big_image_is_inspected_by_head_and_tail(tmp_path):
+    path = tmp_path / "metadata_ml.mfs.back"
+    write_image(str(path), 42, body=0, complete=False)
+    with open(path, "ab") as stream:
+        stream.truncate(3 << 30)  # sparse 3 GiB
+        stream.seek(0, 2)
+        stream.write(b"[MFS EOF MARKER]")
+    import time
+    started = time.monotonic()
+    found = ins.inspect(str(tmp_path))
+    assert found.version == 42 and found.verdict == ins.RESTORABLE
+    assert time.monotonic() - started < 5  # a sanity bound, not a benchmark (bench/ has those)
