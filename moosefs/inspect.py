@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 
 from . import history
-from .files import CHANGELOG_NAME, Changelog, Image, is_image_name, read_changelog, read_image
+from .files import (Changelog, Image, changelog_name, is_image_name, read_changelog,
+                    read_image)
 
 RESTORABLE = "restorable"
 NO_IMAGE = "no-image"
@@ -71,7 +72,7 @@ def list_files(data_path: str) -> tuple[list[str], list[str]]:
     """Names of metadata images and changelogs in the directory."""
     names = sorted(os.listdir(data_path))
     images = [n for n in names if is_image_name(n) and os.path.isfile(os.path.join(data_path, n))]
-    logs = [n for n in names if CHANGELOG_NAME.match(n)]
+    logs = [n for n in names if changelog_name(n)]
     return images, logs
 
 
