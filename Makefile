@@ -1,0 +1,39 @@
+# Install the agent and its Python code into the OCF tree, no virtualenv needed.
+#   make install [DESTDIR=/tmp/x] [OCF_ROOT=/usr/lib/ocf] [PROVIDER=mfsha]
+#   make uninstall (same variables) removes exactly what install wrote.
+OCF_ROOT ?= /usr/lib/ocf
+PROVIDER ?= mfsha
+DESTDIR ?=
+PYTHON ?= /usr/bin/python3
+
+AGENT_DIR = $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
+LIB_DIR = $(DESTDIR)$(OCF_ROOT)/lib/$(PROVIDER)
+PACKAGES = ocf moosefs
+MODULES = procrun.py
+
+.PHONY: install uninstall test demo demo-down bench
+
+install:
+	install -d -m 755 $(AGENT_DIR) $(LIB_DIR) $(addprefix $(LIB_DIR)/,$(PACKAGES))
+	for pkg in $(PACKAGES); do install -m 644 $$pkg/*.py $(LIB_DIR)/$$pkg/; done
+	install -m 644 $(MODULES) $(LIB_DIR)/
+	install -m 755 heartbeat/mfsmaster $(AGENT_DIR)/mfsmaster
+	$(PYTHON) -m compileall -q $(LIB_DIR) >/dev/null
+
+uninstall:
+	rm -f $(AGENT_DIR)/mfsmaster
+	for pkg in $(PACKAGES); do \
+	  for f in $$pkg/*.py; do rm -f $(LIB_DIR)/$$f; done; \
+	  rm -rf $(LIB_DIR)/$$pkg/__pycache__; rmdir $(LIB_DIR)/$$pkg 2>/dev/null || true; \
+	done
+	for f in $(MODULES); do rm -f $(LIB_DIR)/$$f; done
+	rm -rf $(LIB_DIR)/__pycache__
+	rmdir $(LIB_DIR) $(AGENT_DIR) 2>/dev/null || true
+
+test:
+	$(PYTHON) -m pytest -v tests
+
+bench:
+	$(PYTHON) bench/ocf_dispatch.py
+	$(PYTHON) bench/agent_monitor.py
+	$(PYTHON) bench/inspect_restore.py
