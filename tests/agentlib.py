@@ -1,0 +1,52 @@
+"""Running the agent as Pacemaker would: a process with OCF_* variables."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AGENT = os.path.join(ROOT, "heartbeat", "mfsmaster")
+CLONE_META = {"OCF_RESKEY_CRM_meta_clone_max": "3", "OCF_RESKEY_CRM_meta_promotable": "true",
+              "OCF_RESKEY_CRM_meta_notify": "true", "OCF_RESKEY_CRM_meta_promoted_max": "1",
+              "OCF_RESKEY_CRM_meta_clone_node_max": "1",
+              "OCF_RESKEY_crm_feature_set": "3.16.2"}
+
+
+class Outcome:
+    def __init__(self, done: subprocess.CompletedProcess) -> None:
+        self.code = done.returncode
+        self.stdout = done.stdout
+        self.stderr = done.stderr
+
+    @property
+    def reason(self) -> str:
+        for line in self.stderr.splitlines():
+            if line.startswith("ocf-exit-reason:"):
+                return line[len("ocf-exit-reason:"):]
+        return ""
+
+    def __repr__(self) -> str:
+        return "Outcome(%d, %r)" % (self.code, self.reason or self.stderr[-300:])
+
+
+def call(action: str, environ: dict[str, str], timeout_ms: int = 60000,
+         interval_ms: int | None = None, agent: str = AGENT) -> Outcome:
+    env = dict(environ)
+    env.setdefault("OCF_ROOT", "/usr/lib/ocf")
+    env.setdefault("OCF_RESOURCE_INSTANCE", "p_mfs:0")
+    env["OCF_RESKEY_CRM_meta_timeout"] = str(timeout_ms)
+    if interval_ms is not None:
+        env["OCF_RESKEY_CRM_meta_interval"] = str(interval_ms)
+    else:
+        env.pop("OCF_RESKEY_CRM_meta_interval", None)
+    done = subprocess.run([agent, action], env=env, capture_output=True, text=True,
+                          timeout=timeout_ms / 1000 + 30)
+    return Outcome(done)
+
+
+def notify_env(kind: str, operation: str, **lists: str) -> dict[str, str]:
+    env = {"OCF_RESKEY_CRM_meta_notify_type": kind,
+           "OCF_RESKEY_CRM_meta_notify_operation": operation}
+    for name, value in lists.items():
+        env["OCF_RESKEY_CRM_meta_notify_%s_uname" % name] = value
+    return env

@@ -1,0 +1,188 @@
+"""ocf:mfsha:mfsmaster with real MooseFS daemons: ocf-tester, and three instances
+electing the freshest node, with a FUSE client checking every file."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from moosefs import inspect
+from moosefs.daemons import Metalogger
+from tests.agentlib import CLONE_META, ROOT, call, notify_env
+from tests.fakecluster import FakeCluster
+from tests.mfslab import CL_PORT, Lab, wait_until
+
+pytestmark = pytest.mark.skipif(shutil.which("mfsmaster") is None or os.geteuid() != 0,
+                                reason="needs root and the moosefs-* packages")
+
+
+@pytest.fixture
+def base():
+    folder = tempfile.mkdtemp(prefix="mfsha-agent-", dir="/tmp")
+    os.chmod(folder, 0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def lab(base):
+    lab = Lab(os.path.join(base, "lab"))
+    try:
+        yield lab
+    finally:
+        lab.teardown()
+
+
+def installed_agent(base: str) -> str:
+    destdir = os.path.join(base, "destdir")
+    subprocess.run(["make", "-s", "-C", ROOT, "install", "DESTDIR=" + destdir], check=True,
+                   stdout=subprocess.DEVNULL)
+    return os.path.join(destdir, "usr/lib/ocf/resource.d/mfsha/mfsmaster")
+
+
+@pytest.mark.skipif(shutil.which("ocf-tester") is None, reason="resource-agents not installed")
+def test_ocf_tester_passes_on_the_installed_agent(base, lab):
+    agent = installed_agent(base)
+    node = lab.node("solo")
+    done = subprocess.run(
+        ["ocf-tester", "-v", "-n", "mfs-tester", "-o", "master_cfg=" + node.master_cfg,
+         "-o", "metalogger_cfg=" + node.metalogger_cfg, "-o", "allow_new_filesystem=true", agent],
+        capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, HA_RSCTMP=os.path.join(base, "rsctmp")))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "passed all tests" in done.stdout
+    assert not node.master_pid() and not node.metalogger_pid()
+
+
+class Instances:
+    """Three agent instances (nodes a, b, c) sharing a file-backed fake cluster."""
+
+    def __init__(self, lab: Lab, base: str) -> None:
+        self.lab = lab
+        self.fake = FakeCluster(os.path.join(base, "cluster"))
+        self.base = base
+        self.names = ("a", "b", "c")
+        for name in self.names:
+            lab.node(name)
+
+    def env(self, name: str, **extra: str) -> dict[str, str]:
+        node = self.lab.node(name)
+        env = self.fake.environ(name, HA_RSCTMP=os.path.join(self.base, "run-" + name),
+                                OCF_RESKEY_master_cfg=node.master_cfg,
+                                OCF_RESKEY_metalogger_cfg=node.metalogger_cfg,
+                                OCF_RESKEY_allow_new_filesystem="true", **CLONE_META)
+        env.update(extra)
+        return env
+
+    def act(self, name: str, action: str, **extra: str):
+        interval = {"monitor": 11000}.get(action)
+        return call(action, self.env(name, **extra), interval_ms=interval)
+
+    def monitor(self, name: str, promoted: bool = False) -> int:
+        return call("monitor", self.env(name), interval_ms=10000 if promoted else 11000).code
+
+    def pre_promote(self, target: str, unpromoted) -> None:
+        lists = notify_env("pre", "promote", promote=target, unpromoted=" ".join(unpromoted))
+        for name in unpromoted:
+            assert self.act(name, "notify", **lists).code == 0
+
+    def promote(self, target: str, unpromoted):
+        self.pre_promote(target, unpromoted)
+        return self.act(target, "promote")
+
+    def score(self, name: str):
+        return self.fake.score("p_mfs", name)
+
+    def freshness(self, name: str):
+        return self.fake.private("mfsha-p_mfs-freshness", name)
+
+
+def version_of(lab, name):
+    return inspect.inspect(lab.node(name).data).version
+
+
+def test_three_instances_elect_the_freshest_and_keep_every_file(base, lab):
+    nodes = Instances(lab, base)
+    for name in nodes.names:
+        assert nodes.act(name, "start").code == 0
+        assert nodes.monitor(name) == 0
+        assert nodes.score(name) == 1  # empty new cluster: promotable only by opt-in
+    outcome = nodes.promote("a", nodes.names)
+    assert outcome.code == 0, outcome
+    assert nodes.monitor("a", promoted=True) == 8 and nodes.score("a") == 1001
+    lab.start_chunkserver()
+    lab.wait_chunkserver_registered()
+    lab.mount()
+    files = lab.write_files("first", 150, seed=11)
+
+    def caught_up(*names):
+        target = version_of(lab, "a")
+        return all(version_of(lab, n) == target for n in names)
+    wait_until(lambda: caught_up("b", "c"), 30, step=0.3, what="metaloggers to catch up")
+
+    # c is held back: its metalogger misses the second batch.
+    Metalogger(lab.node("c").metalogger_cfg, lab.node("c").data).stop(20)
+    files.update(lab.write_files("second", 400, seed=12))
+    wait_until(lambda: caught_up("b"), 30, step=0.3, what="b to catch up")
+    version_at_crash = version_of(lab, "a")
+    os.kill(lab.node("a").master_pid(), 9)
+    wait_until(lambda: not lab.node("a").master_pid(), 10, what="master a to die")
+    assert nodes.monitor("a", promoted=True) == 9
+    assert nodes.act("c", "start").code == 0  # c is back, stale, with no master to follow
+    for name in ("b", "c"):
+        assert nodes.monitor(name) == 0
+    assert int(nodes.freshness("b").split(":")[0]) == version_at_crash
+    assert int(nodes.freshness("c").split(":")[0]) < version_at_crash
+    assert nodes.score("b") > nodes.score("c")
+
+    # Pacemaker picks the stale c (as if scores were stale): promote must refuse.
+    refused = nodes.promote("c", ("b", "c"))
+    assert refused.code == 1 and "node b holds fresher metadata" in refused.reason
+    assert nodes.score("b") == 1000 and nodes.score("c") == 1
+    assert lab.node("c").metalogger_pid() and not lab.node("c").master_pid()
+
+    promoted = nodes.promote("b", ("b", "c"))
+    assert promoted.code == 0, promoted
+    assert nodes.monitor("b", promoted=True) == 8
+    assert version_of(lab, "b") >= version_at_crash
+    lab.assert_files(files)
+
+    # The crashed node is demoted and follows b as a metalogger.
+    assert nodes.act("a", "demote").code == 0
+    assert nodes.monitor("a") == 0
+    files.update(lab.write_files("third", 50, seed=13))
+    wait_until(lambda: all(version_of(lab, n) == version_of(lab, "b") for n in ("a", "c")),
+               30, step=0.3, what="a and c to follow b")
+
+    # Planned switchover b -> a: demote keeps the metaloggers fed until the master stops.
+    assert nodes.act("b", "demote").code == 0
+    assert nodes.monitor("b") == 0
+    switched = nodes.promote("a", ("a", "b", "c"))
+    assert switched.code == 0, switched
+    assert nodes.monitor("a", promoted=True) == 8
+    lab.assert_files(files)
+    files.update(lab.write_files("fourth", 30, seed=14))
+    lab.assert_files(files)
+    archives = os.listdir(lab.node("a").data + "-archive")
+    assert archives, "a's diverged master files must have been archived, not deleted"
+
+    for name in nodes.names:
+        assert nodes.act(name, "stop").code == 0
+        assert nodes.monitor(name) == 7
+        assert nodes.score(name) is None
+
+
+def test_stop_of_promoted_instance_saves_metadata_and_records_high_water_mark(base, lab):
+    nodes = Instances(lab, base)
+    assert nodes.act("a", "start").code == 0
+    assert nodes.promote("a", ("a",)).code == 0
+    assert subprocess.run(["mfscli", "-H", "127.0.0.1", "-P", str(CL_PORT), "-SIN"],
+                          capture_output=True, timeout=20).returncode == 0
+    assert nodes.act("a", "stop").code == 0
+    assert not lab.node("a").master_pid()
+    assert os.path.exists(os.path.join(lab.node("a").data, "metadata.mfs"))
+    hwm = nodes.fake.state().get("config:mfsha-p_mfs-hwm")
+    assert hwm and int(hwm.split(":")[0]) >= 1

@@ -1,0 +1,203 @@
+"""Return codes and exit reasons of ocf:mfsha:mfsmaster without MooseFS daemons."""
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import shutil
+
+import pytest
+
+from tests.agentlib import AGENT, CLONE_META, call
+from tests.fakecluster import FakeCluster
+from tests.synthetic import write_changelog, write_image
+
+
+def load_agent():
+    loader = importlib.machinery.SourceFileLoader("mfsmaster_agent", AGENT)
+    spec = importlib.util.spec_from_loader("mfsmaster_agent", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+agent = load_agent()
+F = agent.Freshness
+
+
+@pytest.fixture
+def fake(tmp_path):
+    return FakeCluster(str(tmp_path / "cluster"))
+
+
+def base_env(fake, tmp_path, node="n1", **extra):
+    env = fake.environ(node, HA_RSCTMP=str(tmp_path / ("run-%s" % node)))
+    env.update(extra)
+    return env
+
+
+def configs(tmp_path, data_owner="mfs", same_path=True):
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    if data_owner:
+        shutil.chown(data, data_owner, data_owner)
+    master = tmp_path / "mfsmaster.cfg"
+    master.write_text("DATA_PATH = %s\nMATOCL_LISTEN_PORT = 23421\n" % data)
+    metalogger = tmp_path / "mfsmetalogger.cfg"
+    metalogger.write_text("DATA_PATH = %s\n" % (data if same_path else tmp_path))
+    return {"OCF_RESKEY_master_cfg": str(master), "OCF_RESKEY_metalogger_cfg": str(metalogger)}
+
+
+# --- the election rule ------------------------------------------------------------------------
+def test_freshest_ranks_best_and_peers_rank_by_versions_above_tolerance():
+    peers = {"n2": F(5000, 7), "n3": F(9000, 7)}
+    assert agent.rank_score(F(9000, 7), False, None, peers, False, False) == 1000
+    assert agent.rank_score(F(8950, 7), False, None, peers, False, False) == 1000  # within tolerance
+    assert agent.rank_score(F(8500, 7), False, None, peers, False, False) == 900
+    assert agent.rank_score(F(4000, 7), False, None, peers, False, False) == 900
+    assert agent.rank_score(F(100, 7), False, None, peers, False, False) == 800
+
+
+def test_no_score_below_high_water_mark_unless_data_loss_allowed():
+    assert agent.rank_score(F(10, 7), False, F(20, 7), {}, False, False) is None
+    assert agent.rank_score(F(10, 7), False, F(20, 7), {}, True, False) == 1
+
+
+def test_no_score_for_another_file_system_or_no_metadata():
+    assert agent.rank_score(F(50, 8), False, F(20, 7), {}, False, False) is None
+    assert agent.rank_score(None, False, None, {}, False, True) is None
+    assert agent.rank_score(None, True, None, {}, False, False) is None
+    assert agent.rank_score(None, True, None, {}, False, True) == 1  # bootstrap of a new cluster
+    assert agent.rank_score(None, True, F(20, 7), {}, False, True) is None
+    assert agent.rank_score(None, True, None, {"n2": F(3, 0)}, False, True) is None
+
+
+def test_freshness_text_round_trip():
+    value = F.parse(F(16803, 0x6B06C1F8DBC0458C).text())
+    assert (value.version, value.metaid) == (16803, 0x6B06C1F8DBC0458C)
+    assert F.parse("junk") is None and F.parse("") is None
+    assert F(1, 0).same_filesystem(F(2, 5)) and not F(1, 4).same_filesystem(F(2, 5))
+
+
+# --- actions without daemons ------------------------------------------------------------------------
+def test_probe_on_a_node_with_nothing_installed(fake, tmp_path):
+    env = base_env(fake, tmp_path, OCF_RESKEY_master_cfg="/nonexistent/mfsmaster.cfg",
+                   OCF_TESTER_FAIL_HAVE_BINARY="1")
+    assert call("monitor", env, interval_ms=0).code == 7
+    env.pop("OCF_TESTER_FAIL_HAVE_BINARY")
+    assert call("monitor", env, interval_ms=0).code == 7
+
+
+def test_recurring_monitor_without_config_is_err_configured(fake, tmp_path):
+    env = base_env(fake, tmp_path, OCF_RESKEY_master_cfg="/nonexistent/mfsmaster.cfg")
+    outcome = call("monitor", env, interval_ms=11000)
+    assert outcome.code == 6 and "/nonexistent/mfsmaster.cfg does not exist" in outcome.reason
+
+
+def test_stop_without_anything_is_success(fake, tmp_path):
+    env = base_env(fake, tmp_path, OCF_RESKEY_master_cfg="/nonexistent/mfsmaster.cfg")
+    assert call("stop", env).code == 0
+
+
+def test_monitor_of_stopped_node_is_not_running(fake, tmp_path):
+    env = base_env(fake, tmp_path, **configs(tmp_path))
+    assert call("monitor", env, interval_ms=0).code == 7
+    assert call("monitor", env, interval_ms=11000).code == 7
+
+
+def test_monitor_after_promoted_master_died_is_failed_promoted(fake, tmp_path):
+    env = base_env(fake, tmp_path, **configs(tmp_path))
+    state = tmp_path / "run-n1" / "mfsha-p_mfs.state"
+    state.parent.mkdir()
+    state.write_text("promoted=1\n")
+    outcome = call("monitor", env, interval_ms=10000)
+    assert outcome.code == 9 and "mfsmaster died" in outcome.reason
+
+
+@pytest.mark.parametrize("meta,word", [({"OCF_RESKEY_CRM_meta_notify": "false"}, "notify=true"),
+                                       ({"OCF_RESKEY_CRM_meta_promoted_max": "2"}, "promoted-max=1"),
+                                       ({"OCF_RESKEY_CRM_meta_clone_node_max": "2"}, "clone-node-max=1"),
+                                       ({"OCF_RESKEY_CRM_meta_promotable": "false"}, "promotable=true")])
+def test_validate_rejects_a_wrong_clone(fake, tmp_path, meta, word):
+    env = base_env(fake, tmp_path, **CLONE_META)
+    env.update(meta)
+    outcome = call("validate-all", env)
+    assert outcome.code == 6 and word in outcome.reason
+
+
+def test_validate_level_0_checks_nothing_local(fake, tmp_path):
+    env = base_env(fake, tmp_path, OCF_RESKEY_master_cfg="/nonexistent", **CLONE_META)
+    assert call("validate-all", env).code == 0
+
+
+def test_validate_level_10_local_checks(fake, tmp_path):
+    env = base_env(fake, tmp_path, OCF_CHECK_LEVEL="10", **CLONE_META)
+    assert call("validate-all", dict(env, OCF_RESKEY_master_cfg="/nonexistent")).code == 6
+    assert call("validate-all", dict(env, **configs(tmp_path))).code == 0
+    outcome = call("validate-all", dict(env, OCF_TESTER_FAIL_HAVE_BINARY="1", **configs(tmp_path)))
+    assert outcome.code == 5 and "not installed" in outcome.reason
+
+
+def test_validate_level_10_wrong_owner_and_split_data_paths(fake, tmp_path):
+    env = base_env(fake, tmp_path, OCF_CHECK_LEVEL="10", **CLONE_META)
+    wrong_owner = call("validate-all", dict(env, **configs(tmp_path, data_owner="root")))
+    assert wrong_owner.code == 6 and "owned by mfs" in wrong_owner.reason
+    split = call("validate-all", dict(env, **configs(tmp_path, same_path=False)))
+    assert split.code == 6 and "DATA_PATH differs" in split.reason
+
+
+def test_bad_config_line_names_file_and_line(fake, tmp_path):
+    cfgs = configs(tmp_path)
+    with open(cfgs["OCF_RESKEY_master_cfg"], "a") as stream:
+        stream.write("this is not a setting\n")
+    outcome = call("validate-all", base_env(fake, tmp_path, OCF_CHECK_LEVEL="10", **cfgs))
+    assert outcome.code == 6 and "mfsmaster.cfg:3" in outcome.reason
+
+
+def test_bad_boolean_parameter_is_err_configured(fake, tmp_path):
+    env = base_env(fake, tmp_path, OCF_RESKEY_allow_data_loss="perhaps", **configs(tmp_path))
+    outcome = call("start", env)
+    assert outcome.code == 6 and "allow_data_loss" in outcome.reason
+
+
+def test_notify_without_variables_succeeds(fake, tmp_path):
+    assert call("notify", base_env(fake, tmp_path, **configs(tmp_path))).code == 0
+
+
+def test_unknown_action(fake, tmp_path):
+    outcome = call("migrate_to", base_env(fake, tmp_path))
+    assert outcome.code == 3 and "not implemented" in outcome.reason
+
+
+def test_promote_refuses_to_create_a_file_system_without_opt_in(fake, tmp_path):
+    env = base_env(fake, tmp_path, **configs(tmp_path))
+    outcome = call("promote", env)
+    assert outcome.code == 1 and "allow_new_filesystem=true" in outcome.reason
+
+
+def test_promote_refuses_when_a_peer_is_fresher(fake, tmp_path):
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 150))
+    env = base_env(fake, tmp_path, **cfgs)
+    peer = base_env(fake, tmp_path, node="n2")
+    from tests.agentlib import call as run_tool  # noqa: F401 (documentation of intent)
+    import subprocess
+    subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-freshness",
+                    "--update=900:6B06C1F8DBC0458C"], env=peer, check=True)
+    outcome = call("promote", env)
+    assert outcome.code == 1
+    assert "node n2 holds fresher metadata (version 900, here 150)" in outcome.reason
+    assert fake.score("p_mfs", "n2") == 1000 and fake.score("p_mfs", "n1") == 1
+    assert os.path.exists(data / "metadata_ml.mfs.back")  # nothing touched
+
+
+def test_promote_refuses_below_high_water_mark(fake, tmp_path):
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    fake.set_property("mfsha-p_mfs-hwm", "5000:6B06C1F8DBC0458C")
+    outcome = call("promote", base_env(fake, tmp_path, **cfgs))
+    assert outcome.code == 1 and "below the version 5000" in outcome.reason
+    assert "allow_data_loss=true" in outcome.reason
