@@ -54,8 +54,8 @@ def test_freshest_ranks_best_and_peers_rank_by_versions_above_tolerance():
     assert agent.rank_score(F(9000, 7), False, None, peers, False, False) == 1000
     assert agent.rank_score(F(8950, 7), False, None, peers, False, False) == 1000  # within tolerance
     assert agent.rank_score(F(8500, 7), False, None, peers, False, False) == 900
-    assert agent.rank_score(F(4000, 7), False, None, peers, False, False) == 900
-    assert agent.rank_score(F(100, 7), False, None, peers, False, False) == 800
+    assert agent.rank_score(F(4000, 7), False, None, peers, False, False) == 800
+    assert agent.rank_score(F(4950, 7), False, None, peers, False, False) == 900
 
 
 def test_no_score_below_high_water_mark_unless_data_loss_allowed():

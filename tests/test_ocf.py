@@ -288,7 +288,7 @@ def _cluster(fake, node, **extra):
     saved = os.environ.copy()
     os.environ.clear()
     os.environ.update(environ)
-    return Cluster(env, log, Deadline(10)), saved
+    return Cluster(env, log, Deadline(10, start=time.monotonic())), saved
 
 
 def _restore(saved):
