@@ -11,7 +11,7 @@ LIB_DIR = $(DESTDIR)$(OCF_ROOT)/lib/$(PROVIDER)
 PACKAGES = ocf moosefs
 MODULES = procrun.py
 
-.PHONY: install uninstall test demo demo-down bench
+.PHONY: install uninstall deps test check demo demo-down bench
 
 install:
 	install -d -m 755 $(AGENT_DIR) $(LIB_DIR) $(addprefix $(LIB_DIR)/,$(PACKAGES))
@@ -30,8 +30,15 @@ uninstall:
 	rm -rf $(LIB_DIR)/__pycache__
 	rmdir $(LIB_DIR) $(AGENT_DIR) 2>/dev/null || true
 
+deps:
+	scripts/install-deps
+
+# The test command of the README (and of CI): dependencies, then every test.
+check: deps
+	$(MAKE) test
+
 test:
-	$(PYTHON) -m pytest -v tests
+	$(PYTHON) -m pytest -v -rs tests
 
 bench:
 	$(PYTHON) bench/ocf_dispatch.py

@@ -28,7 +28,7 @@ class Deadline:
                  start: float | None = None) -> None:
         total = timeout if timeout and timeout > 0 else default
         reserve = min(reserve, total * 0.2)
-        self.at = (start if start is not None else STARTED_AT) + total - reserve
+        self.at = (start if start is not None else time.monotonic()) + total - reserve
 
     def remaining(self) -> float:
         return max(0.0, self.at - time.monotonic())

@@ -8,7 +8,7 @@ from .codes import (ERR_CONFIGURED, ERR_GENERIC, ERR_UNIMPLEMENTED, SUCCESS, OCF
 from .env import Environment
 from .log import Logger
 from .params import Parameters
-from .proc import Deadline
+from .proc import STARTED_AT, Deadline
 
 # Actions that must run without a valid configuration: reporting and cleaning up
 # never fail because a parameter is missing.
@@ -72,7 +72,8 @@ def run(info, handlers: dict, argv: list[str] | None = None,
                         if action else "no action given")
         return ERR_UNIMPLEMENTED
     params = Parameters(info.parameters, env)
-    ctx = Context(env, params, log, Deadline(env.timeout))
+    # Pacemaker counts the timeout from when it started this process.
+    ctx = Context(env, params, log, Deadline(env.timeout, start=STARTED_AT))
     try:
         if action not in _NO_CONFIG_CHECK and not env.is_probe:
             params.check_all()

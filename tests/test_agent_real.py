@@ -93,6 +93,12 @@ class Instances:
         self.pre_promote(target, unpromoted)
         return self.act(target, "promote")
 
+    def age_peer_cache(self, name: str) -> None:
+        """Make the next monitor of `name` re-read its peers, as it does every 30 s."""
+        path = os.path.join(self.base, "run-" + name, "mfsha-p_mfs.state")
+        lines = [l for l in open(path).read().splitlines() if not l.startswith("peers_at=")]
+        open(path, "w").write("\n".join(lines + ["peers_at=0", ""]))
+
     def score(self, name: str):
         return self.fake.score("p_mfs", name)
 
@@ -133,6 +139,8 @@ def test_three_instances_elect_the_freshest_and_keep_every_file(base, lab):
     assert nodes.monitor("a", promoted=True) == 9
     assert nodes.act("c", "start").code == 0  # c is back, stale, with no master to follow
     for name in ("b", "c"):
+        assert nodes.monitor(name) == 0
+        nodes.age_peer_cache(name)
         assert nodes.monitor(name) == 0
     assert int(nodes.freshness("b").split(":")[0]) == version_at_crash
     assert int(nodes.freshness("c").split(":")[0]) < version_at_crash

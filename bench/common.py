@@ -1,0 +1,38 @@
+"""Helpers for the benchmarks: whole-process timings, medians, reference agents."""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+DUMMY = "/usr/lib/ocf/resource.d/heartbeat/Dummy"
+DUMMYPY = "/usr/lib/ocf/resource.d/heartbeat/dummypy"
+
+
+def time_process(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
+    """Wall-clock milliseconds of `runs` complete executions (after one warm-up)."""
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def row(label: str, times: list[float], reference: float | None = None) -> str:
+    median = statistics.median(times)
+    ratio = " %6.2fx" % (median / reference) if reference else ""
+    return "%-44s median %7.1f ms  max %7.1f ms%s" % (label, median, max(times), ratio)
+
+
+def ocf_env(**extra: str) -> dict[str, str]:
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT": "/usr/lib/ocf",
+           "OCF_RESOURCE_INSTANCE": "bench", "OCF_RESKEY_CRM_meta_timeout": "20000",
+           "OCF_RESKEY_CRM_meta_interval": "10000"}
+    env.update(extra)
+    return env
