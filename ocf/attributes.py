@@ -6,6 +6,8 @@ on a cluster tool succeeding, except where the caller checks the returned value.
 """
 from __future__ import annotations
 
+import os
+
 from .env import Environment
 from .log import Logger
 from .proc import Deadline, run
@@ -66,8 +68,11 @@ class Cluster:
 
     def query_private_all(self, name: str) -> dict[str, str]:
         """{node: value} for every node that has the attribute."""
+        # attrd_updater (2.1.5) takes OCF_RESKEY_CRM_meta_on_node, which Pacemaker sets
+        # for every agent, as the node to query even with --all: drop it.
+        environ = {k: v for k, v in os.environ.items() if k != "OCF_RESKEY_CRM_meta_on_node"}
         result = run(["attrd_updater", "--query", "--all", "--name=" + name],
-                     self.deadline.sub(self.tool_timeout))
+                     self.deadline.sub(self.tool_timeout), env=environ)
         return self._parse_query(result.stdout) if result.ok else {}
 
     @staticmethod

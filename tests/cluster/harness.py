@@ -316,7 +316,7 @@ class Cluster:
     # -- cluster state ----------------------------------------------------------------------------
     def any_node(self) -> str:
         for node in self.nodes:
-            if self.pid1(node) and self.running(node, "pacemaker-controld"):
+            if self.pid1(node) and self.running(node, "pacemakerd"):
                 return node
         raise ClusterError("no node runs Pacemaker")
 

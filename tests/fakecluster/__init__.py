@@ -22,7 +22,8 @@ class FakeCluster:
     def environ(self, node: str, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update({"PATH": self.bin + ":" + env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-                    "FAKE_CLUSTER_DIR": self.folder, "OCF_RESKEY_CRM_meta_on_node": node})
+                    "FAKE_CLUSTER_DIR": self.folder, "FAKE_NODE": node,
+                    "OCF_RESKEY_CRM_meta_on_node": node})
         env.update(extra)
         return env
 

@@ -28,7 +28,7 @@ def options(argv):
 
 def main():
     tool = os.path.basename(sys.argv[0])
-    me = os.environ.get("OCF_RESKEY_CRM_meta_on_node") or os.environ.get("FAKE_NODE", "")
+    me = os.environ.get("FAKE_NODE") or os.environ.get("OCF_RESKEY_CRM_meta_on_node", "")
     with open(os.path.join(STATE_DIR, "calls.log"), "a") as log:
         log.write("%s %s %s\n" % (me, tool, " ".join(sys.argv[1:])))
     if os.environ.get("FAKE_CLUSTER_DOWN"):
@@ -64,7 +64,10 @@ def main():
             state.pop(key + node, None)
         elif "query" in flags:
             if tool == "attrd_updater":
-                hosts = state["nodes"] if "all" in flags else [node]
+                # Like the real attrd_updater 2.1.5: OCF_RESKEY_CRM_meta_on_node
+                # restricts even an --all query to that node.
+                pinned = os.environ.get("OCF_RESKEY_CRM_meta_on_node")
+                hosts = state["nodes"] if "all" in flags and not pinned else [node]
                 for host in hosts:
                     if key + host in state:
                         print('name="%s" host="%s" value="%s"' % (opts.get("name"), host,
