@@ -1,0 +1,233 @@
+"""What the cluster tests, the demo and the failover benchmark do with a Cluster:
+configure it from crm-examples/, run the MooseFS client, inject faults, time failovers,
+and watch that never two nodes run mfsmaster or hold the virtual IP at once."""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+
+from .harness import ROOT, Cluster, ClusterError, wait_for
+
+CLONE = "mfs-clone"
+CL_PORT = 9421
+
+
+def fencing_crm(cluster: Cluster) -> str:
+    return ('primitive fence stonith:fence_mfsha_test params cgroup_root=%s '
+            'pcmk_host_list="%s" op monitor interval=60s\n'
+            % (cluster.cgroup, " ".join(cluster.nodes)))
+
+
+def configure_crm(cluster: Cluster, example: str = "mfsmaster.crm") -> None:
+    text = open(os.path.join(ROOT, "crm-examples", example)).read()
+    cluster.crm(text.replace("10.99.0.100", cluster.vip) + fencing_crm(cluster))
+
+
+def configure_pcs(cluster: Cluster) -> None:
+    node = cluster.any_node()
+    cluster.crm(fencing_crm(cluster), node)
+    script = open(os.path.join(ROOT, "crm-examples", "mfsmaster.pcs")).read()
+    cluster.nx(node, ["sh", "-c", script], env={"VIP": cluster.vip}, timeout=180)
+
+
+def healthy(cluster: Cluster) -> str | None:
+    """The Promoted node when every node is in a role and the VIP sits on it."""
+    roles = cluster.roles(CLONE)
+    promoted = [n for n, r in roles.items() if r == "Promoted"]
+    if len(roles) != len(cluster.nodes) or len(promoted) != 1:
+        return None
+    if any(r not in ("Promoted", "Unpromoted") for r in roles.values()):
+        return None
+    if cluster.vip_holders() != promoted or cluster.masters() != promoted:
+        return None
+    return promoted[0]
+
+
+def settle(cluster: Cluster, timeout: float = 120) -> str:
+    return wait_for(lambda: healthy(cluster), timeout, 0.5, "a healthy cluster")
+
+
+def cleanup(cluster: Cluster) -> None:
+    cluster.nx(cluster.any_node(), ["crm_resource", "--cleanup"], check=False)
+
+
+class Client:
+    """The chunkserver and the mfsmount client in the client node."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.expected: dict[str, str] = {}
+        self.rng = random.Random(7)
+
+    def start(self) -> None:
+        node = self.cluster.client
+        self.cluster.nx(node, ["bash", "-c", "mkdir -p /var/lib/mfs/hdd && chown -R mfs:mfs "
+                               "/var/lib/mfs && mfschunkserver -c /etc/mfs/mfschunkserver.cfg "
+                               "start"], timeout=60)
+        self.cluster.nx(node, ["mfsmount", "/run/mfsmnt", "-H", "mfsmaster", "-o",
+                               "mfsioretries=60"], timeout=60)
+
+    @property
+    def mountpoint(self) -> str:
+        return self.cluster.path_in(self.cluster.client, "/run/mfsmnt")
+
+    def write(self, prefix: str, count: int) -> None:
+        folder = os.path.join(self.mountpoint, prefix)
+        os.makedirs(folder, exist_ok=True)
+        for index in range(count):
+            data = self.rng.randbytes(self.rng.choice((0, 10, 3000, 70000)))
+            relative = "%s/f%04d" % (prefix, index)
+            with open(os.path.join(self.mountpoint, relative), "wb") as stream:
+                stream.write(data)
+            self.expected[relative] = hashlib.sha256(data).hexdigest()
+
+    def verify(self) -> list[str]:
+        """Files missing or with another checksum (empty when all are intact)."""
+        bad = []
+        for relative, digest in self.expected.items():
+            try:
+                with open(os.path.join(self.mountpoint, relative), "rb") as stream:
+                    if hashlib.sha256(stream.read()).hexdigest() != digest:
+                        bad.append(relative)
+            except OSError:
+                bad.append(relative)
+        return bad
+
+    def master_serving(self) -> bool:
+        done = subprocess.run(["nsenter", "-t", str(self.cluster.pid1(self.cluster.client)), "-n",
+                               "bash", "-c", "exec 3<>/dev/tcp/%s/%d" % (self.cluster.vip,
+                                                                         CL_PORT)],
+                              capture_output=True, timeout=10)
+        return done.returncode == 0
+
+
+class Sampler:
+    """Samples, until stopped, how many nodes run mfsmaster and hold the VIP."""
+
+    def __init__(self, cluster: Cluster, period: float = 0.25) -> None:
+        self.cluster = cluster
+        self.period = period
+        self.violations: list[tuple[float, str, list[str]]] = []
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Sampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                masters = self.cluster.masters()
+                holders = self.cluster.vip_holders()
+            except (OSError, subprocess.SubprocessError):
+                continue
+            self.samples += 1
+            now = time.monotonic()
+            if len(masters) > 1:
+                self.violations.append((now, "mfsmaster", masters))
+            if len(holders) > 1:
+                self.violations.append((now, "vip", holders))
+            self._stop.wait(self.period)
+
+
+class Timing:
+    """Seconds from a fault to each milestone of the failover."""
+
+    def __init__(self) -> None:
+        self.vip = self.serving = self.read = self.write = None
+        self.new_promoted = ""
+
+    def row(self) -> dict[str, float | None]:
+        return {"vip": self.vip, "serving": self.serving, "read": self.read, "write": self.write}
+
+
+def timed_failover(cluster: Cluster, client: Client | None, fault, old: str,
+                   timeout: float = 120) -> Timing:
+    """Run `fault()` and time: VIP up on another node, master accepting connections
+    there, the client's first successful read and write."""
+    timing = Timing()
+    started = time.monotonic()
+    results: dict[str, float] = {}
+
+    def io_probe(kind: str) -> None:
+        path = os.path.join(client.mountpoint, "probe-%s-%d" % (kind, int(started)))
+        try:
+            if kind == "write":
+                with open(path, "w") as stream:
+                    stream.write("after failover")
+            else:
+                relative = next(iter(client.expected), None)
+                if relative is None:
+                    os.listdir(client.mountpoint)
+                else:
+                    with open(os.path.join(client.mountpoint, relative), "rb") as stream:
+                        stream.read()
+            results[kind] = time.monotonic() - started
+        except OSError:
+            pass
+
+    fault()
+    def moved():
+        holders = cluster.vip_holders()
+        return holders[0] if len(holders) == 1 and holders[0] != old else None
+    timing.new_promoted = wait_for(moved, timeout, 0.1, "the VIP on another node")
+    timing.vip = time.monotonic() - started
+    if client is None:
+        return timing
+    wait_for(client.master_serving, timeout, 0.1, "the master to accept connections")
+    timing.serving = time.monotonic() - started
+    threads = [threading.Thread(target=io_probe, args=(k,), daemon=True)
+               for k in ("read", "write")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    timing.read, timing.write = results.get("read"), results.get("write")
+    return timing
+
+
+def kill_master(cluster: Cluster, node: str) -> None:
+    for pid in cluster.running(node, "mfsmaster"):
+        os.kill(pid, signal.SIGKILL)
+
+
+def switchover(cluster: Cluster, target: str) -> None:
+    cluster.nx(cluster.any_node(), ["crm_resource", "--move", "--promoted", "-r", CLONE,
+                                    "-N", target, "--force"])
+
+
+def clear_moves(cluster: Cluster) -> None:
+    cluster.nx(cluster.any_node(), ["crm_resource", "--clear", "-r", CLONE], check=False)
+
+
+def restore_node(cluster: Cluster, node: str) -> None:
+    """Power a crashed or fenced node back on."""
+    if not cluster.pid1(node):
+        cluster.power_on(node)
+
+
+def bring_up(cluster: Cluster, tool: str = "crm") -> tuple[Client, float]:
+    """Form the cluster, configure it, start the client; returns the seconds to a
+    healthy cluster after configuring."""
+    cluster.up()
+    started = time.monotonic()
+    (configure_crm if tool == "crm" else configure_pcs)(cluster)
+    settle(cluster)
+    configured = time.monotonic() - started
+    client = Client(cluster)
+    client.start()
+    return client, configured
+
+
+__all__ = ["ClusterError"]

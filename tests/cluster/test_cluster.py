@@ -1,0 +1,165 @@
+"""A real 3-node corosync + Pacemaker cluster (namespaces on this machine) running
+ocf:mfsha:mfsmaster as configured by crm-examples/, with fencing, a chunkserver and an
+mfsmount client. Every scenario checks every file's checksum through the client, and a
+sampler checks all along that never two nodes run mfsmaster or hold the virtual IP."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from tests.cluster import scenarios as sc
+from tests.cluster.harness import Cluster, wait_for
+
+NEEDED = ("corosync", "pacemakerd", "crm", "pcs", "mfsmaster", "mfsmount", "unshare", "nsenter")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+    pytest.mark.skipif(any(shutil.which(t) is None for t in NEEDED),
+                       reason="needs %s" % ", ".join(NEEDED)),
+    pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/unified") and
+                       not os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
+                       reason="needs cgroup v2"),
+]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    cluster = Cluster(prefix="mfshat")
+    try:
+        client, configured = sc.bring_up(cluster, "crm")
+        cluster.client_helper = client
+        cluster.sampler = sc.Sampler(cluster).__enter__()
+        print("cluster healthy %.1f s after loading crm-examples/mfsmaster.crm" % configured)
+        yield cluster
+    finally:
+        sampler = getattr(cluster, "sampler", None)
+        if sampler is not None:
+            sampler.__exit__(None, None, None)
+        cluster.down()
+    assert cluster.leftovers() == []
+
+
+@pytest.fixture
+def client(cluster):
+    return cluster.client_helper
+
+
+def check_everything(cluster, client) -> None:
+    promoted = sc.settle(cluster)
+    assert client.verify() == []
+    assert cluster.sampler.violations == [], cluster.sampler.violations
+    return promoted
+
+
+def test_bootstrap_creates_the_file_system_once_and_promotes_one_node(cluster, client):
+    promoted = sc.settle(cluster)
+    assert cluster.masters() == [promoted]
+    archives = [n for n in cluster.nodes
+                if os.path.isdir(os.path.join(cluster.node_root(n), "var/lib/mfs-archive"))]
+    client.write("bootstrap", 60)
+    check_everything(cluster, client)
+    images = [n for n in cluster.nodes
+              if os.path.exists(os.path.join(cluster.node_root(n), "var/lib/mfs/metadata.mfs.back"))]
+    assert images == [promoted], "only the first master created metadata (%s)" % images
+    assert archives == []
+
+
+def test_planned_switchover_with_move_and_standby(cluster, client):
+    old = sc.settle(cluster)
+    target = [n for n in cluster.nodes if n != old][0]
+    timing = sc.timed_failover(cluster, client, lambda: sc.switchover(cluster, target), old)
+    print("switchover %s -> %s: %s" % (old, timing.new_promoted, timing.row()))
+    assert timing.new_promoted == target
+    sc.clear_moves(cluster)
+    client.write("after-move", 40)
+    promoted = check_everything(cluster, client)
+    cluster.nx(cluster.any_node(), ["crm", "node", "standby", promoted])
+    wait_for(lambda: sc.healthy(cluster) not in (None, promoted) or None, 90, 0.5,
+             "promotion elsewhere") if False else None
+    wait_for(lambda: (cluster.promoted(sc.CLONE) not in (None, promoted)
+                      and cluster.vip_holders() == [cluster.promoted(sc.CLONE)]), 90, 0.5,
+             "the Promoted role to leave the standby node")
+    cluster.nx(cluster.any_node(), ["crm", "node", "online", promoted])
+    client.write("after-standby", 40)
+    check_everything(cluster, client)
+
+
+def test_kill_9_of_mfsmaster(cluster, client):
+    old = sc.settle(cluster)
+    client.write("before-kill", 40)
+    sc.kill_master(cluster, old)
+    wait_for(lambda: sc.healthy(cluster), 120, 0.5, "recovery after kill -9")
+    client.write("after-kill", 40)
+    check_everything(cluster, client)
+    sc.cleanup(cluster)
+
+
+def test_node_crash_is_fenced_and_the_freshest_metalogger_promoted(cluster, client):
+    old = sc.settle(cluster)
+    client.write("before-crash", 40)
+    timing = sc.timed_failover(cluster, client, lambda: cluster.crash(old), old)
+    print("crash of %s -> %s: %s" % (old, timing.new_promoted, timing.row()))
+    fence_log = "".join(cluster.log_tail(n, 4000) for n in cluster.nodes if n != old)
+    assert "Operation 'reboot'" in fence_log and old in fence_log
+    client.write("after-crash", 40)
+    assert client.verify() == []
+    sc.restore_node(cluster, old)
+    check_everything(cluster, client)
+
+
+def test_isolated_promoted_node_loses_quorum_and_majority_promotes(cluster, client):
+    old = sc.settle(cluster)
+    client.write("before-isolation", 30)
+    timing = sc.timed_failover(cluster, client, lambda: cluster.isolate(old), old)
+    print("isolation of %s -> %s: %s" % (old, timing.new_promoted, timing.row()))
+    wait_for(lambda: not cluster.running(old, "mfsmaster"), 60, 0.2,
+             "the isolated node to stop its master (fenced)")
+    cluster.isolate(old, down=False)
+    if not cluster.pid1(old):
+        sc.restore_node(cluster, old)
+    client.write("after-isolation", 30)
+    check_everything(cluster, client)
+
+
+def test_freshest_metalogger_wins_over_a_stale_one(cluster, client):
+    old = sc.settle(cluster)
+    stale, fresh = [n for n in cluster.nodes if n != old]
+    loggers = cluster.running(stale, "mfsmetalogger")
+    assert loggers
+    for pid in loggers:
+        os.kill(pid, signal.SIGSTOP)  # held back: it misses the next changes
+    try:
+        client.write("missed-by-stale", 80)
+        time.sleep(2)  # the fresh metalogger flushes every second
+        timing = sc.timed_failover(cluster, client, lambda: cluster.crash(old), old)
+        print("crash with %s held back: %s promoted, %s" % (stale, timing.new_promoted,
+                                                           timing.row()))
+        assert timing.new_promoted == fresh
+    finally:
+        for pid in loggers:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    assert client.verify() == []
+    sc.restore_node(cluster, old)
+    sc.cleanup(cluster)
+    check_everything(cluster, client)
+
+
+def test_five_failovers_in_a_row_with_writes_between(cluster, client):
+    seen = []
+    for round_number in range(5):
+        old = sc.settle(cluster)
+        client.write("round%d" % round_number, 20)
+        timing = sc.timed_failover(cluster, client, lambda: cluster.crash(old), old)
+        seen.append(timing.new_promoted)
+        assert client.verify() == []
+        sc.restore_node(cluster, old)
+    print("promoted in turn: %s" % seen)
+    assert len(set(seen)) >= 2
+    check_everything(cluster, client)
+    assert cluster.sampler.samples > 100
