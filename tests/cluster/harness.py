@@ -372,7 +372,18 @@ class Cluster:
         return holders
 
     def masters(self) -> list[str]:
-        return [n for n in self.nodes if self.running(n, "mfsmaster")]
+        """Nodes running the mfsmaster daemon (not the agent, whose name is the same)."""
+        return [n for n in self.nodes if self.daemon_pids(n, "mfsmaster")]
+
+    def daemon_pids(self, node: str, name: str) -> list[int]:
+        found = []
+        for pid in self.running(node, name):
+            try:
+                if os.readlink("/proc/%d/exe" % pid).endswith("/" + name):
+                    found.append(pid)
+            except OSError:
+                continue
+        return found
 
     def crm(self, script: str, node: str | None = None) -> None:
         self.nx(node or self.any_node(), ["crm", "configure", "load", "update", "-"],

@@ -198,7 +198,7 @@ def timed_failover(cluster: Cluster, client: Client | None, fault, old: str,
 
 
 def kill_master(cluster: Cluster, node: str) -> None:
-    for pid in cluster.running(node, "mfsmaster"):
+    for pid in cluster.daemon_pids(node, "mfsmaster"):
         os.kill(pid, signal.SIGKILL)
 
 
