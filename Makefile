@@ -40,7 +40,16 @@ check: deps
 test:
 	$(PYTHON) -m pytest -v -rs tests
 
+# The live demo: a 3-node cluster on this machine, a crash of the master's node, the
+# failover time and the data check. It stays up; `make demo-down` removes it.
+demo: deps
+	$(PYTHON) -m tests.cluster.cli demo
+
+demo-down:
+	$(PYTHON) -m tests.cluster.cli down
+
 bench:
 	$(PYTHON) bench/ocf_dispatch.py
 	$(PYTHON) bench/agent_monitor.py
 	$(PYTHON) bench/inspect_restore.py
+	$(PYTHON) bench/failover.py
