@@ -81,8 +81,10 @@ def main() -> int:
                 for kind in ("crash", "switchover")}
         assert client.verify() == [], "files lost during the benchmark"
         node = cluster.any_node()
+        cluster.nx(node, ["crm", "resource", "stop", "mfs-vip"])
         cluster.nx(node, ["crm", "resource", "stop", "mfs-clone"])
-        wait_for(lambda: not cluster.masters(), 120, 0.5, "mfs-clone to stop")
+        wait_for(lambda: not cluster.masters() and not cluster.vip_holders() and
+                 not cluster.roles(sc.CLONE), 120, 0.5, "mfs-clone and mfs-vip to stop")
         cluster.nx(node, ["crm", "configure", "delete", "mfs-vip", "mfs-clone", "mfs"],
                    timeout=120)
         cluster.crm(STATEFUL % cluster.vip)

@@ -70,6 +70,7 @@ def test_no_score_for_another_file_system_or_no_metadata():
     assert agent.rank_score(None, True, None, {}, False, True) == 1  # bootstrap of a new cluster
     assert agent.rank_score(None, True, F(20, 7), {}, False, True) is None
     assert agent.rank_score(None, True, None, {"n2": F(3, 0)}, False, True) is None
+    assert agent.rank_score(None, True, None, {"n2": agent.NOTHING}, False, True) == 1
 
 
 def test_freshness_text_round_trip():
