@@ -9,15 +9,12 @@ No cluster runs here. Two figures per role:
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 
-from common import DUMMY, DUMMYPY, ROOT, ocf_env, row, time_process
+from common import DUMMY, DUMMYPY, ocf_env, real_lab, row, time_process
 
 from tests.agentlib import AGENT, CLONE_META, call
-from tests.mfslab import Lab
 
 RUNS = int(os.environ.get("BENCH_RUNS", "40"))
 
@@ -34,51 +31,45 @@ def stub_tools(base: str) -> str:
 
 
 def main() -> int:
-    if os.geteuid() != 0 or not shutil.which("mfsmaster"):
-        print("needs root and moosefs-master / moosefs-metalogger")
-        return 1
-    base = tempfile.mkdtemp(prefix="mfsha-bench-", dir="/tmp")
-    os.chmod(base, 0o755)
-    lab = Lab(os.path.join(base, "lab"))
-    try:
-        envs = {}
-        for name in ("a", "b"):
-            node = lab.node(name)
-            envs[name] = ocf_env(OCF_RESOURCE_INSTANCE="p_mfs:0",
-                                 OCF_RESKEY_master_cfg=node.master_cfg,
-                                 OCF_RESKEY_metalogger_cfg=node.metalogger_cfg,
-                                 OCF_RESKEY_allow_new_filesystem="true",
-                                 HA_RSCTMP=os.path.join(base, "run-" + name), **CLONE_META)
-            assert call("start", envs[name]).code == 0
-        assert call("promote", envs["a"]).code == 0
-        stubs = stub_tools(base)
-        print("runs per figure: %d" % RUNS)
-        for label, extra in (("no cluster", {}),
-                             ("steady state", {"PATH": stubs + ":" + envs["a"]["PATH"]})):
-            promoted = time_process([AGENT, "monitor"], dict(envs["a"], **extra), RUNS)
-            unpromoted = time_process([AGENT, "monitor"], dict(
-                envs["b"], OCF_RESKEY_CRM_meta_interval="11000", **extra), RUNS)
-            print(row("mfsmaster monitor, Promoted, %s" % label, promoted))
-            print(row("mfsmaster monitor, Unpromoted, %s" % label, unpromoted))
-        metadata = time_process([AGENT, "meta-data"], envs["a"], RUNS)
-        print(row("mfsmaster meta-data", metadata))
-        dummy_env = ocf_env(OCF_RESKEY_state=os.path.join(base, "dummy.state"),
-                            HA_RSCTMP=base)
-        open(dummy_env["OCF_RESKEY_state"], "w").close()
-        for action, ours in (("monitor", promoted), ("meta-data", metadata)):
-            for label, agent in (("heartbeat:Dummy", DUMMY), ("heartbeat:dummypy", DUMMYPY)):
-                if os.path.exists(agent):
-                    times = time_process([agent, action], dummy_env, RUNS)
-                    print(row("%s %s (ratio to ours)" % (label, action), times,
-                              statistics.median(ours)))
-        for name in ("a", "b"):
-            call("stop", envs[name])
-    finally:
-        lab.teardown()
-        shutil.rmtree(base, ignore_errors=True)
+    with real_lab() as (base, lab):
+        measure(base, lab)
     return 0
 
 
+def measure(base: str, lab) -> None:
+    envs = {}
+    for name in ("a", "b"):
+        node = lab.node(name)
+        envs[name] = ocf_env(OCF_RESOURCE_INSTANCE="p_mfs:0",
+                             OCF_RESKEY_master_cfg=node.master_cfg,
+                             OCF_RESKEY_metalogger_cfg=node.metalogger_cfg,
+                             OCF_RESKEY_allow_new_filesystem="true",
+                             HA_RSCTMP=os.path.join(base, "run-" + name), **CLONE_META)
+        assert call("start", envs[name]).code == 0
+    assert call("promote", envs["a"]).code == 0
+    stubs = stub_tools(base)
+    print("runs per figure: %d" % RUNS)
+    for label, extra in (("no cluster", {}),
+                         ("steady state", {"PATH": stubs + ":" + envs["a"]["PATH"]})):
+        promoted = time_process([AGENT, "monitor"], dict(envs["a"], **extra), RUNS)
+        unpromoted = time_process([AGENT, "monitor"], dict(
+            envs["b"], OCF_RESKEY_CRM_meta_interval="11000", **extra), RUNS)
+        print(row("mfsmaster monitor, Promoted, %s" % label, promoted))
+        print(row("mfsmaster monitor, Unpromoted, %s" % label, unpromoted))
+    metadata = time_process([AGENT, "meta-data"], envs["a"], RUNS)
+    print(row("mfsmaster meta-data", metadata))
+    dummy_env = ocf_env(OCF_RESKEY_state=os.path.join(base, "dummy.state"),
+                        HA_RSCTMP=base)
+    open(dummy_env["OCF_RESKEY_state"], "w").close()
+    for action, ours in (("monitor", promoted), ("meta-data", metadata)):
+        for label, agent in (("heartbeat:Dummy", DUMMY), ("heartbeat:dummypy", DUMMYPY)):
+            if os.path.exists(agent):
+                times = time_process([agent, action], dummy_env, RUNS)
+                print(row("%s %s (ratio to ours)" % (label, action), times,
+                          statistics.median(ours)))
+    for name in ("a", "b"):
+        call("stop", envs[name])
+
+
 if __name__ == "__main__":
-    sys.path.insert(0, ROOT)
     sys.exit(main())

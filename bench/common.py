@@ -1,10 +1,13 @@
 """Helpers for the benchmarks: whole-process timings, medians, reference agents."""
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,3 +39,19 @@ def ocf_env(**extra: str) -> dict[str, str]:
            "OCF_RESKEY_CRM_meta_interval": "10000"}
     env.update(extra)
     return env
+
+
+@contextlib.contextmanager
+def real_lab():
+    """(folder, tests.mfslab.Lab) in a fresh world-readable folder, always torn down."""
+    from tests.mfslab import Lab
+    if os.geteuid() != 0 or not shutil.which("mfsmaster"):
+        raise SystemExit("needs root and the moosefs-* packages")
+    base = tempfile.mkdtemp(prefix="mfsha-bench-", dir="/tmp")
+    os.chmod(base, 0o755)
+    lab = Lab(os.path.join(base, "lab"))
+    try:
+        yield base, lab
+    finally:
+        lab.teardown()
+        shutil.rmtree(base, ignore_errors=True)

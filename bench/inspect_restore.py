@@ -9,10 +9,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-from common import ROOT
+from common import ROOT, real_lab
 
 sys.path.insert(0, ROOT)
 
@@ -65,41 +64,36 @@ def fresh_copy(lab: Lab, source: str, name: str):
 
 
 def main() -> int:
-    if os.geteuid() != 0 or not shutil.which("mfsmaster"):
-        print("needs root and the moosefs-* packages")
-        return 1
-    base = tempfile.mkdtemp(prefix="mfsha-bench-", dir="/tmp")
-    os.chmod(base, 0o755)
-    lab = Lab(os.path.join(base, "lab"))
-    try:
-        source = build(lab)
-        sizes = sum(os.path.getsize(os.path.join(source, n)) for n in os.listdir(source))
-        print("data directory: %.1f MiB, %d runs per figure" % (sizes / 2**20, RUNS))
-        fast = timed(lambda: inspect.inspect(source), RUNS)
-        thorough = timed(lambda: inspect.inspect(source, thorough=True), RUNS)
-        ours, raw = [], []
-        for run in range(RUNS):
-            node = fresh_copy(lab, source, "ours")
-            cfg = config.master(node.master_cfg)
-            started = time.perf_counter()
-            result = restore(cfg, Deadline(300), Archiver(os.path.join(base, "archive")))
-            ours.append(time.perf_counter() - started)
-            node = fresh_copy(lab, source, "raw")
-            started = time.perf_counter()
-            subprocess.run(["mfsmaster", "-a", "-c", node.master_cfg, "restore"], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            raw.append(time.perf_counter() - started)
-        print("restored version: %d" % result.version)
-        median = statistics.median
-        print("inspect, fast (heads and tails)   median %8.1f ms" % (median(fast) * 1000))
-        print("inspect, thorough (every line)    median %8.1f ms" % (median(thorough) * 1000))
-        print("restore, this package (total)     median %8.1f ms" % (median(ours) * 1000))
-        print("restore, raw mfsmaster -a restore median %8.1f ms" % (median(raw) * 1000))
-        print("ratio ours/raw: %.2f" % (median(ours) / median(raw)))
-    finally:
-        lab.teardown()
-        shutil.rmtree(base, ignore_errors=True)
+    with real_lab() as (base, lab):
+        measure(base, lab)
     return 0
+
+
+def measure(base: str, lab: Lab) -> None:
+    source = build(lab)
+    sizes = sum(os.path.getsize(os.path.join(source, n)) for n in os.listdir(source))
+    print("data directory: %.1f MiB, %d runs per figure" % (sizes / 2**20, RUNS))
+    fast = timed(lambda: inspect.inspect(source), RUNS)
+    thorough = timed(lambda: inspect.inspect(source, thorough=True), RUNS)
+    ours, raw = [], []
+    for run in range(RUNS):
+        node = fresh_copy(lab, source, "ours")
+        cfg = config.master(node.master_cfg)
+        started = time.perf_counter()
+        result = restore(cfg, Deadline(300), Archiver(os.path.join(base, "archive")))
+        ours.append(time.perf_counter() - started)
+        node = fresh_copy(lab, source, "raw")
+        started = time.perf_counter()
+        subprocess.run(["mfsmaster", "-a", "-c", node.master_cfg, "restore"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        raw.append(time.perf_counter() - started)
+    print("restored version: %d" % result.version)
+    median = statistics.median
+    print("inspect, fast (heads and tails)   median %8.1f ms" % (median(fast) * 1000))
+    print("inspect, thorough (every line)    median %8.1f ms" % (median(thorough) * 1000))
+    print("restore, this package (total)     median %8.1f ms" % (median(ours) * 1000))
+    print("restore, raw mfsmaster -a restore median %8.1f ms" % (median(raw) * 1000))
+    print("ratio ours/raw: %.2f" % (median(ours) / median(raw)))
 
 
 if __name__ == "__main__":

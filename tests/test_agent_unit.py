@@ -73,6 +73,11 @@ def test_no_score_for_another_file_system_or_no_metadata():
     assert agent.rank_score(None, True, None, {"n2": agent.NOTHING}, False, True) == 1
 
 
+def test_a_node_that_refused_to_promote_yields_until_it_catches_up():
+    assert agent.rank_score(F(844, 7), False, None, {}, False, False, yielding=846) == 1
+    assert agent.rank_score(F(846, 7), False, None, {}, False, False, yielding=846) == 1000
+
+
 def test_freshness_text_round_trip():
     value = F.parse(F(16803, 0x6B06C1F8DBC0458C).text())
     assert (value.version, value.metaid) == (16803, 0x6B06C1F8DBC0458C)

@@ -22,6 +22,7 @@ import xml.etree.ElementTree as ElementTree
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CGROUP2 = "/sys/fs/cgroup/unified"
+DATA_PATH = "/var/lib/mfs/meta"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -151,6 +152,8 @@ class Cluster:
         shutil.chown(os.path.join(root, "var/log/pacemaker"), "hacluster", "haclient")
         os.chmod(os.path.join(root, "var/log/pacemaker"), 0o770)
         shutil.chown(os.path.join(root, "var/lib/mfs"), "mfs", "mfs")
+        os.makedirs(os.path.join(root, DATA_PATH.lstrip("/")), exist_ok=True)
+        shutil.chown(os.path.join(root, DATA_PATH.lstrip("/")), "mfs", "mfs")
         self._write(node, "etc/corosync/corosync.conf", self.corosync_conf())
         shutil.copy(os.path.join(self.state, "authkey"), os.path.join(root, "etc/corosync/authkey"))
         os.chmod(os.path.join(root, "etc/corosync/authkey"), 0o400)
@@ -173,12 +176,14 @@ class Cluster:
         self._write(node, "etc/mfs/mfsexports.cfg",
                     "%s.0/24 / rw,alldirs,admin,maproot=0:0\n" % self.net)
         self._write(node, "etc/mfs/mfstopology.cfg", "")
+        # DATA_PATH one level below the node's private /var/lib/mfs, so that the
+        # agent's default archive folder (DATA_PATH-archive) is private to the node too.
         self._write(node, "etc/mfs/mfsmaster.cfg", "\n".join([
-            "WORKING_USER = mfs", "WORKING_GROUP = mfs", "DATA_PATH = /var/lib/mfs",
+            "WORKING_USER = mfs", "WORKING_GROUP = mfs", "DATA_PATH = %s" % DATA_PATH,
             "NICE_LEVEL = 0", "EXPORTS_FILENAME = /etc/mfs/mfsexports.cfg",
             "TOPOLOGY_FILENAME = /etc/mfs/mfstopology.cfg", ""]))
         self._write(node, "etc/mfs/mfsmetalogger.cfg", "\n".join([
-            "WORKING_USER = mfs", "WORKING_GROUP = mfs", "DATA_PATH = /var/lib/mfs",
+            "WORKING_USER = mfs", "WORKING_GROUP = mfs", "DATA_PATH = %s" % DATA_PATH,
             "NICE_LEVEL = 0", "MASTER_HOST = mfsmaster", "MASTER_RECONNECTION_DELAY = 1", ""]))
         self._write(node, "etc/mfs/mfshdd.cfg", "/var/lib/mfs/hdd\n")
         self._write(node, "etc/mfs/mfschunkserver.cfg", "\n".join([

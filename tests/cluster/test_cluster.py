@@ -58,11 +58,12 @@ def test_bootstrap_creates_the_file_system_once_and_promotes_one_node(cluster, c
     promoted = sc.settle(cluster)
     assert cluster.masters() == [promoted]
     archives = [n for n in cluster.nodes
-                if os.path.isdir(os.path.join(cluster.node_root(n), "var/lib/mfs-archive"))]
+                if os.listdir(os.path.join(cluster.node_root(n), "var/lib/mfs"))
+                != ["meta"]]
     client.write("bootstrap", 60)
     check_everything(cluster, client)
     images = [n for n in cluster.nodes
-              if os.path.exists(os.path.join(cluster.node_root(n), "var/lib/mfs/metadata.mfs.back"))]
+              if os.path.exists(os.path.join(cluster.node_root(n), "var/lib/mfs/meta/metadata.mfs.back"))]
     assert images == [promoted], "only the first master created metadata (%s)" % images
     assert archives == []
 
