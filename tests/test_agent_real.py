@@ -151,9 +151,19 @@ def test_three_instances_elect_the_freshest_and_keep_every_file(base, lab):
     assert refused.code == 1 and "node b holds fresher metadata" in refused.reason
     assert nodes.score("b") == 1000 and nodes.score("c") == 1
     assert lab.node("c").metalogger_pid() and not lab.node("c").master_pid()
+    # Pacemaker recovers the failed promote with stop and start: c must keep yielding.
+    assert nodes.act("c", "stop").code == 0 and nodes.act("c", "start").code == 0
+    assert nodes.score("c") == 1 and nodes.score("b") == 1000
 
     promoted = nodes.promote("b", ("b", "c"))
     assert promoted.code == 0, promoted
+    post = notify_env("post", "promote", promote="b", unpromoted="c", promoted="b")
+    assert nodes.act("c", "notify", **post).code == 0
+    assert not os.path.exists(os.path.join(base, "run-c", "mfsha-p_mfs.yield"))
+    nodes.age_peer_cache("c")
+    # c ranks normally again, and being below the version b's master reached (the
+    # high-water mark), it has no score at all: it cannot be promoted.
+    assert nodes.monitor("c") == 0 and nodes.score("c") is None
     assert nodes.monitor("b", promoted=True) == 8
     assert version_of(lab, "b") >= version_at_crash
     lab.assert_files(files)
