@@ -8,7 +8,7 @@ PYTHON ?= /usr/bin/python3
 
 AGENT_DIR = $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
 LIB_DIR = $(DESTDIR)$(OCF_ROOT)/lib/$(PROVIDER)
-PACKAGES = ocf moosefs
+PACKAGES = ocf moosefs mfsha
 MODULES = procrun.py
 
 .PHONY: install uninstall deps test check demo demo-down bench

@@ -1,27 +1,17 @@
 """Return codes and exit reasons of ocf:mfsha:mfsmaster without MooseFS daemons."""
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import os
 import shutil
 
 import pytest
 
-from tests.agentlib import AGENT, CLONE_META, call
+import mfsha.agent as agent
+from tests.agentlib import CLONE_META, call
 from tests.fakecluster import FakeCluster
 from tests.synthetic import write_changelog, write_image
 
 
-def load_agent():
-    loader = importlib.machinery.SourceFileLoader("mfsmaster_agent", AGENT)
-    spec = importlib.util.spec_from_loader("mfsmaster_agent", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-agent = load_agent()
 F = agent.Freshness
 
 

@@ -1,0 +1,1 @@
+"""The agent ocf:mfsha:mfsmaster: OCF actions mapped onto the moosefs package."""

@@ -1,0 +1,611 @@
+"""ocf:mfsha:mfsmaster - the MooseFS metadata server as a promotable clone.
+
+Unpromoted: mfsmetalogger runs and follows the master (MASTER_HOST, normally the
+virtual IP); the monitor publishes how fresh this node's metadata is.
+Promoted: mfsmaster runs on metadata restored from this node's files.
+
+This module maps OCF actions onto the `moosefs` package through the `ocf` helper;
+heartbeat/mfsmaster is the executable that runs it. It keeps the Pacemaker side of
+the election: private node attributes, promotion scores and the cluster-wide
+high-water mark of the master's version.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from ocf import codes
+from ocf.codes import OCFError
+from ocf.dispatch import Context, main
+from ocf.metadata import Action, AgentInfo
+from ocf.params import BOOLEAN, INTEGER, Parameter
+from ocf.state import StateFile, rsc_tmp
+
+PROMOTED_SCORE = 1001       # the running master keeps its role
+BEST_SCORE = 1000           # an Unpromoted node with the freshest metadata
+RANK_STEP = 100             # score lost per fresher peer
+LOWEST_RANKED_SCORE = 10
+FORCED_SCORE = 1            # only with allow_data_loss / allow_new_filesystem
+# Versions within this many changes of each other rank equally at monitor time, so
+# that metaloggers streaming the same master (a second or less apart) do not make
+# scores flap; promote compares exactly.
+RANK_TOLERANCE = 100
+HWM_REFRESH_SECONDS = 60    # the Promoted monitor writes the high-water mark at most this often
+PEER_WAIT_SECONDS = 5       # promote waits this long for a peer's published freshness
+RERANK_SECONDS = 30         # an Unpromoted monitor re-reads its peers at most this often
+
+LONGDESC = """\
+Runs the MooseFS metadata server (mfsmaster) as a promotable clone.
+
+In the Unpromoted role the node runs mfsmetalogger, which follows the master through
+MASTER_HOST in mfsmetalogger.cfg (point it at the virtual IP). Its monitor publishes
+the version this node's metadata restores to, so the freshest node is promoted.
+
+Promote stops the metalogger, checks that no peer in the partition holds fresher
+metadata and that this node is not below the last version the cluster knows a master
+reached, sets aside into a compressed archive (never deletes) files from a history the
+cluster has moved past, restores the metadata offline, verifies it and starts mfsmaster.
+Demote stops mfsmaster cleanly and starts the metalogger again.
+
+Use it in a promotable clone with notify=true, promoted-max=1 and clone-node-max=1,
+colocate an ocf:heartbeat:IPaddr2 virtual IP with the Promoted role, start it after
+promote and stop it after demote. Fencing (STONITH) and quorum are required: two
+masters would assign the same change ids to different operations.
+Both config files must use the same DATA_PATH.
+"""
+
+INFO = AgentInfo(
+    name="mfsmaster", version="0.1.0",
+    shortdesc="MooseFS metadata server (promotable, freshest node wins)",
+    longdesc=LONGDESC,
+    parameters=[
+        Parameter("master_cfg", "mfsmaster configuration file",
+                  "Path of mfsmaster.cfg. DATA_PATH, WORKING_USER, the ports and the other "
+                  "settings are read from it.", default="/etc/mfs/mfsmaster.cfg"),
+        Parameter("metalogger_cfg", "mfsmetalogger configuration file",
+                  "Path of mfsmetalogger.cfg. Its MASTER_HOST should be the virtual IP and "
+                  "its DATA_PATH the same as the master's.",
+                  default="/etc/mfs/mfsmetalogger.cfg"),
+        Parameter("archive_dir", "Folder for set-aside files",
+                  "Where files that must not take part in a restore are archived "
+                  "(compressed). Empty: a folder next to DATA_PATH named DATA_PATH-archive.",
+                  default=""),
+        Parameter("archive_keep", "Archives to keep",
+                  "How many archives to keep; the oldest beyond this are removed.",
+                  type=INTEGER, default=20),
+        Parameter("archive_max_mb", "Archive size limit (MiB)",
+                  "Total size of archives to keep; the oldest beyond it are removed "
+                  "(never the newest). 0 means no size limit.", type=INTEGER, default=10240),
+        Parameter("allow_new_filesystem", "Create a new file system when none exists",
+                  "If true, and no node of the cluster has any metadata and no high-water "
+                  "mark was ever recorded, promote creates a brand-new empty MooseFS file "
+                  "system. Use for the first start of a new cluster only.",
+                  type=BOOLEAN, default=False),
+        Parameter("allow_data_loss", "Promote even when metadata is not the freshest",
+                  "If true, promote proceeds even when a peer holds fresher metadata or this "
+                  "node's metadata is below the cluster's high-water mark: the changes in "
+                  "between are lost. Set it only to recover by hand, and unset it afterwards.",
+                  type=BOOLEAN, default=False),
+    ],
+    actions=[
+        Action("start", 60), Action("stop", 120), Action("promote", 300),
+        Action("demote", 120), Action("notify", 30),
+        Action("monitor", 30, interval=10, role="Promoted"),
+        Action("monitor", 30, interval=11, role="Unpromoted"),
+        Action("meta-data", 5), Action("validate-all", 30),
+    ])
+
+
+# --- this node's MooseFS, as configured -------------------------------------------------------
+class Site:
+    """The config files, data directory and daemons of this node."""
+
+    def __init__(self, ctx: Context, strict: bool = True) -> None:
+        from moosefs import config
+        from moosefs.daemons import Master, Metalogger
+        try:
+            self.master_cfg = config.master(ctx.params.string("master_cfg"), strict)
+            self.metalogger_cfg = config.metalogger(ctx.params.string("metalogger_cfg"), strict)
+        except config.ConfigError as error:
+            raise OCFError(codes.ERR_CONFIGURED, "%s; fix the file or the %s parameter"
+                           % (error, "master_cfg/metalogger_cfg")) from None
+        self.data_path = self.master_cfg.data_path
+        self.master = Master(self.master_cfg.path, self.data_path)
+        self.metalogger = Metalogger(self.metalogger_cfg.path, self.metalogger_cfg.data_path)
+
+    def archiver(self, ctx: Context):
+        from moosefs.archive import Archiver, default_folder
+        folder = ctx.params.string("archive_dir") or default_folder(self.data_path)
+        return Archiver(folder, keep_count=max(1, ctx.params.integer("archive_keep")),
+                        keep_bytes=max(0, ctx.params.integer("archive_max_mb")) << 20)
+
+    def serving(self) -> bool:
+        from moosefs.daemons import serving
+        return serving(self.master_cfg.get("MATOCL_LISTEN_HOST"),
+                       self.master_cfg.integer("MATOCL_LISTEN_PORT"))
+
+
+def _site_or_none(ctx: Context) -> Site | None:
+    """For probes and stop: a node without config files runs nothing of ours."""
+    if not os.path.exists(ctx.params.string("master_cfg")):
+        return None
+    return Site(ctx, strict=False)
+
+
+# --- names and local state --------------------------------------------------------------------
+def freshness_attribute(ctx: Context) -> str:
+    return "mfsha-%s-freshness" % ctx.env.resource_name
+
+
+def hwm_property(ctx: Context) -> str:
+    return "mfsha-%s-hwm" % ctx.env.resource_name
+
+
+def local_state(ctx: Context) -> StateFile:
+    return StateFile(rsc_tmp(ctx.env.environ), "mfsha-%s.state" % ctx.env.resource_name)
+
+
+def yield_mark(ctx: Context) -> StateFile:
+    """Kept apart from local_state, which stop and start clear: a refused promote is
+    followed by stop and start, and the node must still yield after them."""
+    return StateFile(rsc_tmp(ctx.env.environ), "mfsha-%s.yield" % ctx.env.resource_name)
+
+
+class Freshness:
+    """A published 'version:metadata-id' pair; metadata id 0 means not known yet."""
+
+    def __init__(self, version: int, metaid: int) -> None:
+        self.version = version
+        self.metaid = metaid
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Freshness | None":
+        if not text or ":" not in text:
+            return None
+        version, _, metaid = text.partition(":")
+        try:
+            return cls(int(version), int(metaid, 16))
+        except ValueError:
+            return None
+
+    def text(self) -> str:
+        return "%d:%016X" % (self.version, self.metaid)
+
+    def same_filesystem(self, other: "Freshness") -> bool:
+        return not self.metaid or not other.metaid or self.metaid == other.metaid
+
+
+NOTHING = Freshness(0, 0)
+
+
+# --- election ---------------------------------------------------------------------------------
+def rank_score(own, empty: bool, hwm: Freshness | None, peers: dict[str, Freshness],
+               allow_data_loss: bool, allow_new: bool, yielding: int = 0) -> int | None:
+    """Promotion score of an Unpromoted node; None means it must not be promoted.
+
+    `own` is a Freshness, or None when the node has no restorable metadata.
+    `yielding` is the version of a fresher peer this node refused to promote against:
+    until a promotion happens, the node stays at the lowest score unless it has since
+    caught up, so that Pacemaker does not pick it again for the next attempt.
+    """
+    if own is None:
+        nobody_has_any = not any(p.version for p in peers.values())
+        return FORCED_SCORE if empty and allow_new and hwm is None and nobody_has_any else None
+    if hwm is not None and not own.same_filesystem(hwm):
+        return None
+    if hwm is not None and own.version < hwm.version:
+        return FORCED_SCORE if allow_data_loss else None
+    if yielding and own.version < yielding:
+        return FORCED_SCORE
+    fresher = {p.version for p in peers.values()
+               if p.same_filesystem(own) and p.version > own.version + RANK_TOLERANCE}
+    return max(LOWEST_RANKED_SCORE, BEST_SCORE - RANK_STEP * len(fresher))
+
+
+def own_freshness(site: Site, thorough: bool = False):
+    """(Freshness or None, inspection) of this node's data directory."""
+    from moosefs.inspect import inspect
+    found = inspect(site.data_path, thorough=thorough)
+    if not found.restorable:
+        return None, found
+    return Freshness(found.version, found.metaid), found
+
+
+def cached_hwm(state: dict[str, str]) -> Freshness | None:
+    return Freshness.parse(state.get("hwm"))
+
+
+def refresh_hwm(ctx: Context) -> Freshness | None:
+    """Read the high-water mark from the CIB and remember it locally."""
+    hwm = Freshness.parse(ctx.cluster.get_property(hwm_property(ctx)))
+    local_state(ctx).update(hwm=hwm.text() if hwm else "")
+    return hwm
+
+
+def raise_hwm(ctx: Context, reached: Freshness) -> None:
+    """Record a version a master reached, if it is above the known high-water mark."""
+    state = local_state(ctx)
+    known = cached_hwm(state.read())
+    if known is not None and known.version >= reached.version and \
+            (known.metaid or not reached.metaid):
+        return
+    if ctx.cluster.set_property(hwm_property(ctx), reached.text()):
+        state.update(hwm=reached.text(), hwm_written_at="%d" % time.time())
+
+
+def set_score(ctx: Context, score: int | None) -> None:
+    """Set (or remove) this node's promotion score, calling the cluster only on change."""
+    state = local_state(ctx)
+    wanted = "" if score is None else str(score)
+    if state.read().get("score") == wanted:
+        return
+    done = ctx.cluster.delete_promotion_score() if score is None \
+        else ctx.cluster.set_promotion_score(score)
+    if done:
+        state.update(score=wanted)
+
+
+def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
+    """Publish this Unpromoted node's freshness when it changed, and rank it against the
+    peers' published values. Peers are re-read every RERANK_SECONDS, or when forced
+    (start, demote, pre-promote); in between a cached copy serves. Scores are hints:
+    promote compares exactly."""
+    state = local_state(ctx)
+    remembered = state.read()
+    own, found = own_freshness(site)
+    # "0:0" says "nothing to offer", so that a promote elsewhere need not wait for us.
+    value = (own or NOTHING).text()
+    changed = value != remembered.get("published")
+    if changed or force:
+        ctx.cluster.set_private(freshness_attribute(ctx), value)
+        if own is None:
+            ctx.log.info("no promotable metadata here: %s" % found.summary())
+    stale = time.time() - float(remembered.get("peers_at") or 0) >= RERANK_SECONDS
+    if force or stale:
+        peers = peer_freshness(ctx, exclude=ctx.env.node_name)
+        state.update(published=value, peers=_peers_text(peers), peers_at="%d" % time.time())
+    elif changed:
+        peers = _peers_parse(remembered.get("peers", ""))
+        state.update(published=value)
+    else:
+        return
+    score = rank_score(own, found.verdict == "empty", cached_hwm(remembered), peers,
+                       ctx.params.boolean("allow_data_loss"),
+                       ctx.params.boolean("allow_new_filesystem"),
+                       int(yield_mark(ctx).read().get("version") or 0))
+    set_score(ctx, score)
+
+
+def _peers_text(peers: dict[str, Freshness]) -> str:
+    return " ".join("%s=%s" % (node, value.text()) for node, value in sorted(peers.items()))
+
+
+def _peers_parse(text: str) -> dict[str, Freshness]:
+    pairs = (item.partition("=") for item in text.split())
+    parsed = {node: Freshness.parse(value) for node, _, value in pairs}
+    return {node: value for node, value in parsed.items() if value is not None}
+
+
+def peer_freshness(ctx: Context, exclude: str) -> dict[str, Freshness]:
+    values = ctx.cluster.query_private_all(freshness_attribute(ctx))
+    parsed = {node: Freshness.parse(text) for node, text in values.items() if node != exclude}
+    return {node: value for node, value in parsed.items() if value is not None}
+
+
+def partition_peers(ctx: Context, own: Freshness | None) -> dict[str, Freshness]:
+    """Peers in our partition with their published freshness, waiting briefly for the
+    ones pre-promote said were Unpromoted."""
+    me = ctx.env.node_name
+    members = ctx.cluster.partition_nodes()
+    expected = set(local_state(ctx).read().get("expected_peers", "").split()) - {me}
+    if members is not None:
+        expected &= set(members)
+    until = time.monotonic() + min(PEER_WAIT_SECONDS, ctx.deadline.remaining() / 4)
+    while True:
+        peers = peer_freshness(ctx, exclude=me)
+        if members is not None:
+            peers = {n: v for n, v in peers.items() if n in members}
+        missing = expected - set(peers)
+        if not missing or time.monotonic() >= until:
+            break
+        time.sleep(0.2)
+    if missing:
+        ctx.log.warning("no freshness published by %s; promoting without it"
+                        % ", ".join(sorted(missing)))
+    if own is not None:
+        peers = {n: v for n, v in peers.items() if v.same_filesystem(own)}
+    return peers
+
+
+# --- actions ----------------------------------------------------------------------------------
+def check_clone(ctx: Context) -> None:
+    env = ctx.env
+    if not env.is_clone:
+        return
+    problems = []
+    if not env.promotable:
+        problems.append("promotable=true")
+    if not env.notify_enabled:
+        problems.append("notify=true")
+    if env.promoted_max != 1:
+        problems.append("promoted-max=1 (is %d)" % env.promoted_max)
+    if env.clone_node_max != 1:
+        problems.append("clone-node-max=1 (is %d)" % env.clone_node_max)
+    if problems:
+        raise OCFError(codes.ERR_CONFIGURED, "the clone of %s needs meta attributes %s"
+                       % (env.resource_name, ", ".join(problems)))
+
+
+def check_local(ctx: Context) -> Site:
+    """The local checks of validate-all (OCF_CHECK_LEVEL 10) and of start."""
+    from ocf.proc import have_binary
+    for binary in ("mfsmaster", "mfsmetalogger"):
+        if not have_binary(binary):
+            raise OCFError(codes.ERR_INSTALLED, "%s is not installed (package moosefs-%s)"
+                           % (binary, binary[3:]))
+    site = Site(ctx)
+    if site.metalogger_cfg.data_path != site.data_path:
+        raise OCFError(codes.ERR_CONFIGURED, "DATA_PATH differs: %s in %s, %s in %s; use the "
+                       "same directory for both" % (site.data_path, site.master_cfg.path,
+                                                    site.metalogger_cfg.data_path,
+                                                    site.metalogger_cfg.path))
+    check_data_path(site)
+    return site
+
+
+def check_data_path(site: Site) -> None:
+    import pwd
+    user = site.master_cfg.working_user
+    try:
+        uid = pwd.getpwnam(user).pw_uid
+    except KeyError:
+        raise OCFError(codes.ERR_CONFIGURED, "WORKING_USER %s in %s does not exist"
+                       % (user, site.master_cfg.path)) from None
+    try:
+        stat = os.stat(site.data_path)
+    except OSError:
+        raise OCFError(codes.ERR_CONFIGURED, "DATA_PATH %s does not exist; create it owned "
+                       "by %s" % (site.data_path, user)) from None
+    if not os.path.isdir(site.data_path) or stat.st_uid != uid:
+        raise OCFError(codes.ERR_CONFIGURED, "DATA_PATH %s must be a directory owned by %s"
+                       % (site.data_path, user))
+
+
+def action_validate(ctx: Context) -> int:
+    check_clone(ctx)
+    if ctx.env.check_level >= 10:
+        check_local(ctx)
+        from moosefs.generation import GenerationError, detect
+        try:
+            detect(timeout=ctx.deadline.remaining())
+        except GenerationError as error:
+            raise OCFError(codes.ERR_INSTALLED, str(error)) from None
+    return codes.SUCCESS
+
+
+def action_monitor(ctx: Context) -> int:
+    from ocf.proc import have_binary
+    probe = ctx.env.is_probe
+    if not have_binary("mfsmaster") and probe:
+        return codes.NOT_RUNNING
+    site = _site_or_none(ctx)
+    if site is None:
+        if probe:
+            return codes.NOT_RUNNING
+        raise OCFError(codes.ERR_CONFIGURED, "%s does not exist" % ctx.params.string("master_cfg"))
+    state = local_state(ctx)
+    if site.master.pid():
+        if ctx.env.check_level >= 10 and not site.serving():
+            raise OCFError(codes.FAILED_PROMOTED, "mfsmaster runs but does not accept "
+                           "connections on port %s" % site.master_cfg.get("MATOCL_LISTEN_PORT"))
+        if site.metalogger.pid():
+            ctx.log.warning("mfsmetalogger runs beside mfsmaster on this node")
+        if not probe:
+            keep_promoted(ctx, site, state)
+        return codes.RUNNING_PROMOTED
+    if state.read().get("promoted"):
+        raise OCFError(codes.FAILED_PROMOTED, "mfsmaster died on this Promoted node (data "
+                       "%s); Pacemaker will recover it" % site.data_path)
+    if site.metalogger.pid():
+        if not probe:
+            publish_freshness(ctx, site)
+        return codes.SUCCESS
+    return codes.NOT_RUNNING
+
+
+def keep_promoted(ctx: Context, site: Site, state: StateFile) -> None:
+    """The Promoted monitor's upkeep: score, and a rate-limited high-water mark."""
+    set_score(ctx, PROMOTED_SCORE)
+    written = float(state.read().get("hwm_written_at") or 0)
+    if time.time() - written >= HWM_REFRESH_SECONDS:
+        own, _ = own_freshness(site)
+        if own is not None:
+            raise_hwm(ctx, own)
+        state.update(hwm_written_at="%d" % time.time())
+
+
+def start_metalogger(ctx: Context, site: Site) -> None:
+    from moosefs.daemons import DaemonError
+    from moosefs.restore import prepare_for_metalogger
+    archive = prepare_for_metalogger(site.data_path, site.archiver(ctx))
+    if archive:
+        ctx.log.info("older metalogger files set aside into %s" % archive)
+    try:
+        site.metalogger.start(ctx.deadline.remaining())
+    except DaemonError as error:
+        raise OCFError(codes.ERR_GENERIC, "%s; see the system log of mfsmetalogger" % error) from None
+
+
+def stop_master(ctx: Context, site: Site) -> None:
+    """Stop mfsmaster cleanly (it saves metadata.mfs) and record the version it reached."""
+    from moosefs.daemons import DaemonError
+    from moosefs.files import read_image
+    if not site.master.pid():
+        return
+    try:
+        clean = site.master.stop(ctx.deadline.remaining())
+    except DaemonError as error:
+        raise OCFError(codes.ERR_GENERIC, str(error)) from None
+    if not clean:
+        ctx.log.warning("mfsmaster did not stop in time and was killed; it saved no image")
+        return
+    image = read_image(os.path.join(site.data_path, "metadata.mfs"))
+    if image.valid:
+        raise_hwm(ctx, Freshness(image.version, image.metaid))
+        ctx.log.info("mfsmaster stopped cleanly at version %d" % image.version)
+
+
+def action_start(ctx: Context) -> int:
+    check_clone(ctx)
+    site = check_local(ctx)
+    if site.master.pid():
+        ctx.log.warning("mfsmaster already runs here outside the Promoted role; stopping it")
+        stop_master(ctx, site)
+    local_state(ctx).remove()
+    refresh_hwm(ctx)
+    if not site.metalogger.pid():
+        start_metalogger(ctx, site)
+    publish_freshness(ctx, site, force=True)
+    return codes.SUCCESS
+
+
+def action_stop(ctx: Context) -> int:
+    from moosefs.daemons import DaemonError
+    site = _site_or_none(ctx)
+    if site is not None:
+        stop_master(ctx, site)
+        try:
+            site.metalogger.stop(ctx.deadline.remaining())
+        except DaemonError as error:
+            raise OCFError(codes.ERR_GENERIC, str(error)) from None
+    ctx.cluster.delete_promotion_score()
+    ctx.cluster.delete_private(freshness_attribute(ctx))
+    local_state(ctx).remove()
+    return codes.SUCCESS
+
+
+def refuse_promotion(ctx: Context, site: Site, reason: str) -> None:
+    """Go back to the Unpromoted state promote found, then fail it with `reason`."""
+    if local_state(ctx).read().get("metalogger_before_promote") and not site.metalogger.pid():
+        try:
+            start_metalogger(ctx, site)
+        except OCFError as error:
+            reason += " (and the metalogger did not start again: %s)" % error.reason
+    raise OCFError(codes.ERR_GENERIC, reason)
+
+
+def elect(ctx: Context, site: Site, own: Freshness | None, found) -> Freshness | None:
+    """Refuse unless this node may be promoted; returns the high-water mark."""
+    allow_loss = ctx.params.boolean("allow_data_loss")
+    hwm = refresh_hwm(ctx)
+    peers = partition_peers(ctx, own)
+    if own is None and found.verdict != "empty":
+        refuse_promotion(ctx, site, "metadata in %s cannot be restored: %s" % (
+            site.data_path, found.reason))
+    fresher = sorted(((v.version, n) for n, v in peers.items()
+                      if v.version > (own.version if own else 0)), reverse=True)
+    if fresher and not allow_loss:
+        version, node = fresher[0]
+        ctx.cluster.set_promotion_score(BEST_SCORE, node=node)
+        set_score(ctx, FORCED_SCORE)
+        yield_mark(ctx).write({"version": str(version), "to": node})
+        refuse_promotion(ctx, site, "node %s holds fresher metadata (version %d, here %s); "
+                         "not promoting so that Pacemaker promotes %s"
+                         % (node, version, own.version if own else "none", node))
+    if own is not None and hwm is not None and not own.same_filesystem(hwm):
+        refuse_promotion(ctx, site, "metadata here belongs to file system %016X, the cluster's "
+                         "is %016X: clean %s" % (own.metaid, hwm.metaid, site.data_path))
+    if hwm is not None and (own is None or own.version < hwm.version) and not allow_loss:
+        refuse_promotion(ctx, site, "metadata here restores to version %s, below the version "
+                         "%d a master of this cluster reached: promoting would lose changes; "
+                         "set allow_data_loss=true to force it" % (
+                             own.version if own else "none", hwm.version))
+    if own is None and (hwm is not None or not ctx.params.boolean("allow_new_filesystem")):
+        refuse_promotion(ctx, site, "no metadata in %s; set allow_new_filesystem=true to "
+                         "create a new file system on a new cluster" % site.data_path)
+    if own is None and fresher:
+        refuse_promotion(ctx, site, "no metadata here while peers have some")
+    return hwm
+
+
+def action_promote(ctx: Context) -> int:
+    from moosefs.daemons import DaemonError
+    from moosefs.restore import RestoreError, restore
+    site = check_local(ctx)
+    state = local_state(ctx)
+    if site.master.pid() and site.serving():
+        state.update(promoted="1")
+        return codes.SUCCESS
+    state.update(metalogger_before_promote="1" if site.metalogger.pid() else "")
+    site.metalogger.stop(ctx.deadline.remaining() / 4)  # a clean stop flushes its last lines
+    own, found = own_freshness(site)
+    hwm = elect(ctx, site, own, found)
+    allow_loss = ctx.params.boolean("allow_data_loss")
+    try:
+        result = restore(site.master_cfg, ctx.deadline, site.archiver(ctx),
+                         allow_create=own is None,
+                         expect_metaid=hwm.metaid if hwm and not allow_loss else 0,
+                         minimum_version=hwm.version if hwm and not allow_loss else 0)
+    except RestoreError as error:
+        refuse_promotion(ctx, site, "restore failed: %s" % error)
+    if result.archive:
+        ctx.log.info("files set aside before the restore: %s" % result.archive)
+    ctx.log.info("metadata restored to version %d in %s" % (result.version, site.data_path))
+    try:
+        site.master.start(ctx.deadline.remaining())
+    except DaemonError as error:
+        raise OCFError(codes.ERR_GENERIC, "%s; see the system log of mfsmaster" % error) from None
+    state.update(promoted="1")
+    while not site.serving():
+        if ctx.deadline.expired():
+            raise OCFError(codes.ERR_GENERIC, "mfsmaster started but does not accept "
+                           "connections on port %s" % site.master_cfg.get("MATOCL_LISTEN_PORT"))
+        time.sleep(0.05)
+    set_score(ctx, PROMOTED_SCORE)
+    ctx.cluster.delete_private(freshness_attribute(ctx))
+    state.update(published="")
+    yield_mark(ctx).remove()
+    raise_hwm(ctx, Freshness(result.version, result.metaid))
+    return codes.SUCCESS
+
+
+def action_demote(ctx: Context) -> int:
+    site = check_local(ctx)
+    stop_master(ctx, site)
+    local_state(ctx).update(promoted="", score="")
+    if not site.metalogger.pid():
+        start_metalogger(ctx, site)
+    publish_freshness(ctx, site, force=True)
+    return codes.SUCCESS
+
+
+def action_notify(ctx: Context) -> int:
+    """Keep freshness current around promotions. Never waits: Pacemaker ignores notify
+    results, and a notify that waits only delays the transition."""
+    note = ctx.notification
+    me = ctx.env.node_name
+    if note.key == "pre-promote":
+        site = _site_or_none(ctx)
+        if site is not None and site.metalogger.pid() and not site.master.pid():
+            refresh_hwm(ctx)
+            publish_freshness(ctx, site, force=True)
+        if me in note.unames["promote"]:
+            peers = set(note.unames["unpromoted"]) | set(note.unames["start"])
+            local_state(ctx).update(expected_peers=" ".join(sorted(peers - {me})))
+    elif note.key == "post-promote":
+        yield_mark(ctx).remove()  # a promotion happened: rank normally again
+        refresh_hwm(ctx)
+    elif note.key == "post-demote":
+        refresh_hwm(ctx)
+    return codes.SUCCESS
+
+
+HANDLERS = {
+    "start": action_start, "stop": action_stop, "monitor": action_monitor,
+    "promote": action_promote, "demote": action_demote, "notify": action_notify,
+    "validate-all": action_validate,
+}
+
+
+def run() -> None:
+    main(INFO, HANDLERS)
