@@ -172,3 +172,14 @@ def test_big_image_is_inspected_by_head_and_tail(tmp_path):
     found = ins.inspect(str(tmp_path))
     assert found.version == 42 and found.verdict == ins.RESTORABLE
     assert time.monotonic() - started < 5  # a sanity bound, not a benchmark (bench/ has those)
+
+
+def test_operator_command_line(tmp_path, capsys):
+    from moosefs.__main__ import main
+    ml_dir(tmp_path)
+    write_image(str(tmp_path / "metadata_ml.mfs.back.1"), 99999)
+    assert main(["moosefs", "inspect", str(tmp_path), "--thorough"]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: restorable" in out and "version: 16803" in out
+    assert "restore would set-aside metadata_ml.mfs.back.1" in out
+    assert main(["moosefs", "inspect", str(tmp_path / "missing")]) == 1

@@ -135,3 +135,24 @@ def raw_restore(lab, data_path) -> int | str:
         return "failed: " + (done.stderr or done.stdout).strip().splitlines()[-1]
     from moosefs.files import read_image
     return read_image(os.path.join(data_path, "metadata.mfs")).version
+
+
+def test_stale_lock_never_blocks_a_start_and_a_second_start_adds_no_master(lab):
+    import time
+    node = lab.node("a")
+    with open(os.path.join(node.data, "metadata.mfs"), "wb") as stream:
+        stream.write(b"MFSM NEW")
+    with open(os.path.join(node.data, ".mfsmaster.lock"), "w") as stream:
+        stream.write("999999\n")  # a lock file left by a process that is gone
+    for name in os.listdir(node.data):
+        shutil.chown(os.path.join(node.data, name), "mfs", "mfs")
+    master = Master(node.master_cfg, node.data)
+    assert master.state() == "stopped"
+    started = time.monotonic()
+    master.start(30)
+    assert time.monotonic() - started < 10 and master.state() == "running"
+    first = master.pid()
+    master.start(30)
+    assert master.pid() == first
+    assert master.stop(30) and master.state() == "stopped"
+    assert os.path.exists(os.path.join(node.data, "metadata.mfs"))

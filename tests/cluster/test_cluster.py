@@ -68,6 +68,15 @@ def test_bootstrap_creates_the_file_system_once_and_promotes_one_node(cluster, c
     assert archives == []
 
 
+def test_crmsh_and_pcs_show_the_installed_agent(cluster):
+    node = cluster.any_node()
+    info = cluster.nx(node, ["crm", "ra", "info", "ocf:mfsha:mfsmaster"]).stdout
+    assert "(ocf:mfsha:mfsmaster)" in info and "allow_new_filesystem" in info
+    described = cluster.nx(node, ["pcs", "resource", "describe", "ocf:mfsha:mfsmaster"],
+                           timeout=120).stdout
+    assert "ocf:mfsha:mfsmaster" in described and "master_cfg" in described
+
+
 def test_planned_switchover_with_move_and_standby(cluster, client):
     old = sc.settle(cluster)
     target = [n for n in cluster.nodes if n != old][0]

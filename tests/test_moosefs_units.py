@@ -1,0 +1,139 @@
+"""Config parsing, archives, generation detection and the 1.6 restore path (with fake
+binaries: MooseFS 1.6 and 2.x are not packaged for this Debian)."""
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+
+import pytest
+
+from moosefs import config, generation
+from moosefs.archive import ArchiveError, Archiver
+from moosefs.files import read_image
+from moosefs.restore import RestoreError, restore
+from procrun import Deadline
+from tests.synthetic import write_changelog, write_image
+
+
+# --- config ---------------------------------------------------------------------------------
+def test_config_values_comments_and_defaults(tmp_path):
+    path = tmp_path / "mfsmaster.cfg"
+    path.write_text("# comment\n\nDATA_PATH = /srv/mfs  # trailing\nMATOCL_LISTEN_PORT=19421\n")
+    cfg = config.master(str(path))
+    assert cfg.data_path == "/srv/mfs" and cfg.integer("MATOCL_LISTEN_PORT") == 19421
+    assert cfg.get("MATOML_LISTEN_PORT") == "9419" and cfg.working_user == "mfs"
+    assert config.metalogger(str(path.with_name("x.cfg")).replace("x.cfg", "mfsmaster.cfg"),
+                             strict=False).get("MASTER_HOST") == "mfsmaster"
+
+
+@pytest.mark.parametrize("line,words", [("DATA_PAHT = /x", "unknown setting DATA_PAHT"),
+                                        ("just words", "not a 'KEY = VALUE' line")])
+def test_config_errors_name_file_and_line(tmp_path, line, words):
+    path = tmp_path / "mfsmaster.cfg"
+    path.write_text("DATA_PATH = /x\n%s\n" % line)
+    with pytest.raises(config.ConfigError) as error:
+        config.master(str(path))
+    assert "%s:2:" % path in str(error.value) and words in str(error.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(config.ConfigError, match="cannot read"):
+        config.metalogger(str(tmp_path / "none.cfg"))
+
+
+# --- archives -------------------------------------------------------------------------------
+def test_archive_keeps_content_and_applies_retention(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "changelog.0.mfs").write_bytes(b"1: x\n")
+    archiver = Archiver(str(tmp_path / "archive"), keep_count=2)
+    paths = [archiver.store(str(data), ["changelog.0.mfs"], "t%d" % i) for i in range(3)]
+    assert archiver.archives() == sorted(paths[1:])
+    with tarfile.open(paths[-1]) as tar:
+        assert tar.extractfile("changelog.0.mfs").read() == b"1: x\n"
+
+
+def test_full_disk_is_a_clear_failure_not_a_loss(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "metadata.mfs").write_bytes(b"x" * 100)
+    archiver = Archiver(str(tmp_path / "archive"), free_margin=1 << 60)
+    with pytest.raises(ArchiveError, match="MiB free"):
+        archiver.store(str(data), ["metadata.mfs"], "full")
+    assert (data / "metadata.mfs").read_bytes() == b"x" * 100
+    assert archiver.archives() == []
+
+
+# --- generation -------------------------------------------------------------------------------
+def fake_binary(folder, name, text, code=0):
+    path = folder / name
+    path.write_text("#!/bin/sh\necho '%s'\nexit %d\n" % (text, code))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+@pytest.mark.parametrize("version,method", [("1.6.27", generation.METARESTORE),
+                                            ("2.0.91-1", generation.MASTER_AUTO_START),
+                                            ("3.0.117-1", generation.MASTER_RESTORE),
+                                            ("4.57.5", generation.MASTER_RESTORE)])
+def test_generation_from_version(tmp_path, version, method):
+    master = fake_binary(tmp_path, "mfsmaster", "version: %s ; build: 1" % version)
+    restorer = fake_binary(tmp_path, "mfsmetarestore", "version: 1.6.27")
+    found = generation.detect(master, restorer)
+    assert found.method == method and found.text == version.split("-")[0]
+
+
+def test_metarestore_stub_is_never_trusted(tmp_path):
+    master = fake_binary(tmp_path, "mfsmaster", "version: 1.6.27")
+    stub = fake_binary(tmp_path, "mfsmetarestore",
+                       "mfsmetarestore has been removed in version 1.7, use mfsmaster -a instead")
+    with pytest.raises(generation.GenerationError, match="needs a working"):
+        generation.detect(master, stub)
+    assert generation.is_metarestore_stub("mfsmetarestore has been removed in version 1.7")
+
+
+def test_unreadable_version_is_an_error(tmp_path):
+    with pytest.raises(generation.GenerationError):
+        generation.detect(fake_binary(tmp_path, "mfsmaster", "garbage"), "/nonexistent")
+
+
+# --- the 1.6 restore path ----------------------------------------------------------------------
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give files to mfs")
+def test_16_restore_preselects_the_newest_image(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    os.chown(data, 0, 0)
+    # 1.6's -a would take metadata.mfs.back although metadata_ml.mfs.back is newer.
+    write_image(str(data / "metadata.mfs.back"), 100, mtime=1_700_000_000)
+    write_image(str(data / "metadata_ml.mfs.back"), 500, mtime=1_700_001_000)
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(500, 520), mtime=1_700_001_000)
+    cfg_path = tmp_path / "mfsmaster.cfg"
+    cfg_path.write_text("DATA_PATH = %s\n" % data)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # A stand-in for 1.6's mfsmetarestore -a -d DIR: it uses metadata.mfs.back.
+    script = bin_dir / "mfsmetarestore"
+    script.write_text('#!/bin/sh\ncp "$3/metadata.mfs.back" "$3/metadata.mfs"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
+    # The stand-in replays no changelog: the check of the result must refuse it.
+    with pytest.raises(RestoreError, match="restored version 500 is below the inspected 520"):
+        restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")),
+                generation=generation.Generation((1, 6, 27), generation.METARESTORE))
+    assert read_image(str(data / "metadata.mfs")).version == 500  # the newest, not 100
+    archived = tarfile.open(Archiver(str(tmp_path / "a")).archives()[0]).getnames()
+    assert "metadata.mfs.back" in archived
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_restore_refuses_an_empty_directory_without_opt_in(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    cfg_path = tmp_path / "mfsmaster.cfg"
+    cfg_path.write_text("DATA_PATH = %s\n" % data)
+    with pytest.raises(RestoreError, match="only when explicitly allowed"):
+        restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")))
+    created = restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")),
+                      allow_create=True)
+    assert created.created_new and (data / "metadata.mfs").read_bytes() == b"MFSM NEW"
