@@ -541,6 +541,7 @@ def action_promote(ctx: Context) -> int:
     own, found = own_freshness(site)
     hwm = elect(ctx, site, own, found)
     allow_loss = ctx.params.boolean("allow_data_loss")
+    restore_started = time.monotonic()
     try:
         result = restore(site.master_cfg, ctx.deadline, site.archiver(ctx),
                          allow_create=own is None,
@@ -550,7 +551,8 @@ def action_promote(ctx: Context) -> int:
         refuse_promotion(ctx, site, "restore failed: %s" % error)
     if result.archive:
         ctx.log.info("files set aside before the restore: %s" % result.archive)
-    ctx.log.info("metadata restored to version %d in %s" % (result.version, site.data_path))
+    ctx.log.info("metadata restored to version %d in %s (%.2f s)" % (
+        result.version, site.data_path, time.monotonic() - restore_started))
     try:
         site.master.start(ctx.deadline.remaining())
     except DaemonError as error:
