@@ -1,0 +1,53 @@
+"""make install / uninstall into a DESTDIR, and the installed agent run as Pacemaker would."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from tests.agentlib import ROOT
+
+
+@pytest.fixture
+def destdir():
+    folder = tempfile.mkdtemp(prefix="mfsha-install-", dir="/tmp")
+    os.chmod(folder, 0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def files_under(folder: str) -> list[str]:
+    return sorted(os.path.relpath(os.path.join(d, f), folder)
+                  for d, _, names in os.walk(folder) for f in names)
+
+
+def test_install_layout_run_and_uninstall(destdir):
+    make = ["make", "-s", "-C", ROOT, "DESTDIR=" + destdir, "OCF_ROOT=/usr/lib/ocf",
+            "PROVIDER=mfsha"]
+    subprocess.run(make + ["install"], check=True, stdout=subprocess.DEVNULL)
+    installed = files_under(destdir)
+    agent = os.path.join(destdir, "usr/lib/ocf/resource.d/mfsha/mfsmaster")
+    assert "usr/lib/ocf/resource.d/mfsha/mfsmaster" in installed
+    assert "usr/lib/ocf/lib/mfsha/mfsha/agent.py" in installed
+    assert "usr/lib/ocf/lib/mfsha/ocf/dispatch.py" in installed
+    assert "usr/lib/ocf/lib/mfsha/moosefs/restore.py" in installed
+    assert "usr/lib/ocf/lib/mfsha/procrun.py" in installed
+    assert os.stat(agent).st_mode & 0o777 == 0o755
+    # Debian's python3 with a minimal environment, from another folder, as nobody if root.
+    command = ["/usr/bin/python3", agent, "meta-data"]
+    if os.geteuid() == 0 and shutil.which("su"):
+        command = ["su", "nobody", "-s", "/bin/sh", "-c", "%s meta-data" % agent]
+    done = subprocess.run(command, capture_output=True, text=True, cwd="/",
+                          env={"PATH": "/usr/bin:/bin", "OCF_ROOT": "/usr/lib/ocf"})
+    assert done.returncode == 0, done.stderr
+    assert '<resource-agent name="mfsmaster"' in done.stdout
+    probe = subprocess.run([agent, "monitor"], capture_output=True, text=True, cwd="/",
+                           env={"PATH": "/usr/bin:/bin", "OCF_RESKEY_master_cfg": "/nonexistent"})
+    assert probe.returncode == 7, probe.stderr
+    subprocess.run(make + ["uninstall"], check=True, stdout=subprocess.DEVNULL)
+    assert files_under(destdir) == []
+    assert not os.path.exists(os.path.join(destdir, "usr/lib/ocf/lib/mfsha"))
+    assert not os.path.exists(os.path.join(destdir, "usr/lib/ocf/resource.d/mfsha"))
