@@ -88,9 +88,9 @@ def run(argv: list[str], deadline: Deadline | float | None = None,
     gives returncode 127, as a shell would.
     """
     if isinstance(deadline, (int, float)):
-        deadline = Deadline(float(deadline), reserve=0.0, start=time.monotonic())
+        deadline = Deadline(float(deadline), reserve=0.0)
     elif deadline is None:
-        deadline = Deadline(None, default=60.0, reserve=0.0, start=time.monotonic())
+        deadline = Deadline(None, default=60.0, reserve=0.0)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     in_r = in_w = -1

@@ -257,16 +257,18 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
     value = (own or NOTHING).text()
     changed = value != remembered.get("published")
     if changed or force:
-        ctx.cluster.set_private(freshness_attribute(ctx), value)
         if own is None:
             ctx.log.info("no promotable metadata here: %s" % found.summary())
+        # Remembered only once attrd has it, so a failed publication is retried.
+        if ctx.cluster.set_private(freshness_attribute(ctx), value):
+            state.update(published=value)
     stale = time.time() - float(remembered.get("peers_at") or 0) >= RERANK_SECONDS
     if force or stale:
         peers = peer_freshness(ctx, exclude=ctx.env.node_name)
-        state.update(published=value, peers=_peers_text(peers), peers_at="%d" % time.time())
+        state.update(peers=_peers_text(peers), peers_at="%d" % time.time())
     elif changed:
-        peers = _peers_parse(remembered.get("peers", ""))
-        state.update(published=value)
+        peers = _parsed(dict(item.split("=", 1) for item in
+                             remembered.get("peers", "").split() if "=" in item))
     else:
         return
     score = rank_score(own, found.verdict == "empty", cached_hwm(remembered), peers,
@@ -280,16 +282,15 @@ def _peers_text(peers: dict[str, Freshness]) -> str:
     return " ".join("%s=%s" % (node, value.text()) for node, value in sorted(peers.items()))
 
 
-def _peers_parse(text: str) -> dict[str, Freshness]:
-    pairs = (item.partition("=") for item in text.split())
-    parsed = {node: Freshness.parse(value) for node, _, value in pairs}
+def _parsed(texts: dict[str, str]) -> dict[str, Freshness]:
+    """{node: Freshness} from {node: 'version:id'}, dropping what does not parse."""
+    parsed = {node: Freshness.parse(text) for node, text in texts.items()}
     return {node: value for node, value in parsed.items() if value is not None}
 
 
 def peer_freshness(ctx: Context, exclude: str) -> dict[str, Freshness]:
     values = ctx.cluster.query_private_all(freshness_attribute(ctx))
-    parsed = {node: Freshness.parse(text) for node, text in values.items() if node != exclude}
-    return {node: value for node, value in parsed.items() if value is not None}
+    return _parsed({node: text for node, text in values.items() if node != exclude})
 
 
 def partition_peers(ctx: Context, own: Freshness | None) -> dict[str, Freshness]:

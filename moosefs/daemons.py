@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import time
 
+from procrun import SIGKILL, SIGTERM
+
 RUNNING = "running"
 STOPPED = "stopped"
 CRASHED = "crashed"  # the master died without its clean-stop image (metadata.mfs)
 
-SIGTERM, SIGKILL = 15, 9
 
 
 class DaemonError(Exception):

@@ -100,8 +100,8 @@ class Changelog:
     """
 
     __slots__ = ("name", "kind", "number", "first", "last", "partial_tail", "size",
-                 "readable", "segments", "garbage_at", "garbage_offset", "thorough",
-                 "mtime")
+                 "readable", "segments", "garbage_at", "garbage_offset", "garbage_index",
+                 "thorough", "mtime")
 
     def __init__(self, name: str) -> None:
         parsed = changelog_name(name)
@@ -115,8 +115,15 @@ class Changelog:
         self.segments: list[tuple[int, int]] = []
         self.garbage_at: int | None = None
         self.garbage_offset: int | None = None
+        self.garbage_index: int | None = None  # first segment mfsmaster would not read
         self.thorough = False
         self.mtime = 0.0
+
+    def split_at_garbage(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(segments mfsmaster reads, segments after the jump that it would ignore)."""
+        if self.garbage_index is None:
+            return self.segments, []
+        return self.segments[:self.garbage_index], self.segments[self.garbage_index:]
 
     @property
     def is_master_file(self) -> bool:
@@ -192,6 +199,7 @@ def _scan(stream, log: Changelog) -> None:
         if previous and log.garbage_at is None and (change <= previous
                                                    or change >= previous + MAXIDHOLE):
             log.garbage_at, log.garbage_offset = change, offset
+            log.garbage_index = len(segments) + 1  # the open segment closes just below
         if previous and change == previous + 1:
             previous = change
         else:

@@ -132,12 +132,3 @@ def select(images: list[Image], changelogs: list[Changelog], restore_version) ->
 def _newest_mtime(group: tuple[list[Image], list[Changelog]]) -> float:
     times = [item.mtime for item in group[0] + group[1]]
     return max(times) if times else 0.0
-
-
-def master_file_names(names: list[str]) -> list[str]:
-    return [n for n in names if kind_of(n) == MASTER]
-
-
-def metalogger_file_names(names: list[str]) -> list[str]:
-    return [n for n in names if kind_of(n) == METALOGGER]
-

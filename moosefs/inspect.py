@@ -106,13 +106,17 @@ def merge(images: list[Image], changelogs: list[Changelog]) -> tuple[int, Image 
 def _usable_segments(log: Changelog, base_version: int) -> list[tuple[int, int]]:
     if not log.readable or not log.segments:
         return []
-    segments = log.segments
-    if log.garbage_at is not None:
-        # Segments before the jump count only if the restore keeps them (see _repairs).
-        before = [s for s in segments if s[1] < log.garbage_at and s[0] < log.garbage_at]
-        after = segments[len(before):]
-        segments = after if (before and before[-1][1] < base_version) else before
+    before, after = log.split_at_garbage()
+    # Past a jump mfsmaster reads only `before`, unless the restore cuts that prefix.
+    segments = after if _prefix_below(log, base_version) else before
     return [s for s in segments if s[1] >= base_version]
+
+
+def _prefix_below(log: Changelog, base_version: int) -> bool:
+    """Does the part before a MAXIDHOLE jump lie wholly below the base image?
+    Then the restore cuts it (Repair.CUT_PREFIX) and the rest of the file counts."""
+    before, after = log.split_at_garbage()
+    return bool(before and after) and max(s[1] for s in before) < base_version
 
 
 def _readable_by(path: str, uid: int, gids: set[int]) -> bool:
@@ -173,12 +177,11 @@ def _log_repairs(changelogs: list[Changelog], images: list[Image]) -> list[Repai
             repairs.append(Repair(Repair.TRIM, log.name,
                                   "partial last line (%d bytes) would make mfsmaster skip "
                                   "the whole file" % log.partial_tail, log.size - log.partial_tail))
-        if log.garbage_at is not None:
-            before_last = max((s[1] for s in log.segments if s[1] < log.garbage_at), default=0)
-            if before_last and before_last < base:
-                repairs.append(Repair(Repair.CUT_PREFIX, log.name,
-                                      "ids jump to %d after %d: mfsmaster would ignore the rest"
-                                      % (log.garbage_at, before_last), log.garbage_offset or 0))
+        if _prefix_below(log, base):
+            before_last = max(s[1] for s in log.split_at_garbage()[0])
+            repairs.append(Repair(Repair.CUT_PREFIX, log.name,
+                                  "ids jump to %d after %d: mfsmaster would ignore the rest"
+                                  % (log.garbage_at, before_last), log.garbage_offset or 0))
     return repairs
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 
 import pytest
 
@@ -19,39 +18,22 @@ pytestmark = pytest.mark.skipif(shutil.which("mfsmaster") is None or os.geteuid(
                                 reason="needs root and the moosefs-* packages")
 
 
-@pytest.fixture
-def base():
-    folder = tempfile.mkdtemp(prefix="mfsha-agent-", dir="/tmp")
-    os.chmod(folder, 0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def lab(base):
-    lab = Lab(os.path.join(base, "lab"))
-    try:
-        yield lab
-    finally:
-        lab.teardown()
-
-
-def installed_agent(base: str) -> str:
-    destdir = os.path.join(base, "destdir")
+def installed_agent(public_tmp: str) -> str:
+    destdir = os.path.join(public_tmp, "destdir")
     subprocess.run(["make", "-s", "-C", ROOT, "install", "DESTDIR=" + destdir], check=True,
                    stdout=subprocess.DEVNULL)
     return os.path.join(destdir, "usr/lib/ocf/resource.d/mfsha/mfsmaster")
 
 
 @pytest.mark.skipif(shutil.which("ocf-tester") is None, reason="resource-agents not installed")
-def test_ocf_tester_passes_on_the_installed_agent(base, lab):
-    agent = installed_agent(base)
+def test_ocf_tester_passes_on_the_installed_agent(public_tmp, lab):
+    agent = installed_agent(public_tmp)
     node = lab.node("solo")
     done = subprocess.run(
         ["ocf-tester", "-v", "-n", "mfs-tester", "-o", "master_cfg=" + node.master_cfg,
          "-o", "metalogger_cfg=" + node.metalogger_cfg, "-o", "allow_new_filesystem=true", agent],
         capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, HA_RSCTMP=os.path.join(base, "rsctmp")))
+        env=dict(os.environ, HA_RSCTMP=os.path.join(public_tmp, "rsctmp")))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "passed all tests" in done.stdout
     assert not node.master_pid() and not node.metalogger_pid()
@@ -60,17 +42,17 @@ def test_ocf_tester_passes_on_the_installed_agent(base, lab):
 class Instances:
     """Three agent instances (nodes a, b, c) sharing a file-backed fake cluster."""
 
-    def __init__(self, lab: Lab, base: str) -> None:
+    def __init__(self, lab: Lab, public_tmp: str) -> None:
         self.lab = lab
-        self.fake = FakeCluster(os.path.join(base, "cluster"))
-        self.base = base
+        self.fake = FakeCluster(os.path.join(public_tmp, "cluster"))
+        self.public_tmp = public_tmp
         self.names = ("a", "b", "c")
         for name in self.names:
             lab.node(name)
 
     def env(self, name: str, **extra: str) -> dict[str, str]:
         node = self.lab.node(name)
-        env = self.fake.environ(name, HA_RSCTMP=os.path.join(self.base, "run-" + name),
+        env = self.fake.environ(name, HA_RSCTMP=os.path.join(self.public_tmp, "run-" + name),
                                 OCF_RESKEY_master_cfg=node.master_cfg,
                                 OCF_RESKEY_metalogger_cfg=node.metalogger_cfg,
                                 OCF_RESKEY_allow_new_filesystem="true", **CLONE_META)
@@ -95,7 +77,7 @@ class Instances:
 
     def age_peer_cache(self, name: str) -> None:
         """Make the next monitor of `name` re-read its peers, as it does every 30 s."""
-        path = os.path.join(self.base, "run-" + name, "mfsha-p_mfs.state")
+        path = os.path.join(self.public_tmp, "run-" + name, "mfsha-p_mfs.state")
         lines = [l for l in open(path).read().splitlines() if not l.startswith("peers_at=")]
         open(path, "w").write("\n".join(lines + ["peers_at=0", ""]))
 
@@ -110,8 +92,8 @@ def version_of(lab, name):
     return inspect.inspect(lab.node(name).data).version
 
 
-def test_three_instances_elect_the_freshest_and_keep_every_file(base, lab):
-    nodes = Instances(lab, base)
+def test_three_instances_elect_the_freshest_and_keep_every_file(public_tmp, lab):
+    nodes = Instances(lab, public_tmp)
     for name in nodes.names:
         assert nodes.act(name, "start").code == 0
         assert nodes.monitor(name) == 0
@@ -159,7 +141,7 @@ def test_three_instances_elect_the_freshest_and_keep_every_file(base, lab):
     assert promoted.code == 0, promoted
     post = notify_env("post", "promote", promote="b", unpromoted="c", promoted="b")
     assert nodes.act("c", "notify", **post).code == 0
-    assert not os.path.exists(os.path.join(base, "run-c", "mfsha-p_mfs.yield"))
+    assert not os.path.exists(os.path.join(public_tmp, "run-c", "mfsha-p_mfs.yield"))
     nodes.age_peer_cache("c")
     assert nodes.monitor("c") == 0
     # c ranks normally again: below the version b's master reached (the high-water
@@ -196,8 +178,8 @@ def test_three_instances_elect_the_freshest_and_keep_every_file(base, lab):
         assert nodes.score(name) is None
 
 
-def test_stop_of_promoted_instance_saves_metadata_and_records_high_water_mark(base, lab):
-    nodes = Instances(lab, base)
+def test_stop_of_promoted_instance_saves_metadata_and_records_high_water_mark(public_tmp, lab):
+    nodes = Instances(lab, public_tmp)
     assert nodes.act("a", "start").code == 0
     assert nodes.promote("a", ("a",)).code == 0
     assert subprocess.run(["mfscli", "-H", "127.0.0.1", "-P", str(CL_PORT), "-SIN"],

@@ -178,7 +178,6 @@ def test_promote_refuses_when_a_peer_is_fresher(fake, tmp_path):
     write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 150))
     env = base_env(fake, tmp_path, **cfgs)
     peer = base_env(fake, tmp_path, node="n2")
-    from tests.agentlib import call as run_tool  # noqa: F401 (documentation of intent)
     import subprocess
     subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-freshness",
                     "--update=900:6B06C1F8DBC0458C"], env=peer, check=True)
@@ -197,3 +196,16 @@ def test_promote_refuses_below_high_water_mark(fake, tmp_path):
     outcome = call("promote", base_env(fake, tmp_path, **cfgs))
     assert outcome.code == 1 and "below the version 5000" in outcome.reason
     assert "allow_data_loss=true" in outcome.reason
+
+
+def test_promote_refuses_metadata_with_a_hole_and_touches_nothing(fake, tmp_path):
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    write_changelog(str(data / "changelog_ml.1.mfs"), range(100, 150))
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(160, 200))
+    before = sorted(os.listdir(data))
+    outcome = call("promote", base_env(fake, tmp_path, **cfgs))
+    assert outcome.code == 1 and "cannot be restored" in outcome.reason
+    assert "changes 150 to 159 are missing" in outcome.reason
+    assert sorted(os.listdir(data)) == before

@@ -4,19 +4,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
-
-import pytest
 
 from tests.agentlib import ROOT
-
-
-@pytest.fixture
-def destdir():
-    folder = tempfile.mkdtemp(prefix="mfsha-install-", dir="/tmp")
-    os.chmod(folder, 0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def files_under(folder: str) -> list[str]:
@@ -24,7 +13,8 @@ def files_under(folder: str) -> list[str]:
                   for d, _, names in os.walk(folder) for f in names)
 
 
-def test_install_layout_run_and_uninstall(destdir):
+def test_install_layout_run_and_uninstall(public_tmp):
+    destdir = public_tmp
     make = ["make", "-s", "-C", ROOT, "DESTDIR=" + destdir, "OCF_ROOT=/usr/lib/ocf",
             "PROVIDER=mfsha"]
     subprocess.run(make + ["install"], check=True, stdout=subprocess.DEVNULL)

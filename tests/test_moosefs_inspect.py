@@ -183,3 +183,13 @@ def test_operator_command_line(tmp_path, capsys):
     assert "verdict: restorable" in out and "version: 16803" in out
     assert "restore would set-aside metadata_ml.mfs.back.1" in out
     assert main(["moosefs", "inspect", str(tmp_path / "missing")]) == 1
+
+
+def test_backward_jump_keeps_the_part_mfsmaster_reads(tmp_path):
+    # A jump back to older ids: mfsmaster reads up to it and ignores the rest.
+    write_image(str(tmp_path / "metadata_ml.mfs.back"), 5050)
+    write_changelog(str(tmp_path / "changelog_ml.0.mfs"),
+                    list(range(5000, 5101)) + list(range(3000, 3011)))
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert (found.verdict, found.version) == (ins.RESTORABLE, 5101)
+    assert not any(r.kind == Repair.CUT_PREFIX for r in found.repairs)

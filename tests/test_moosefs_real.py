@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 
 import pytest
 
@@ -13,21 +12,10 @@ from moosefs.archive import Archiver, default_folder
 from moosefs.daemons import Master, Metalogger
 from moosefs.restore import restore
 from procrun import Deadline
-from tests.mfslab import CL_PORT, CS_PORT, ML_PORT, Lab, wait_until
+from tests.mfslab import CL_PORT, CS_PORT, ML_PORT, wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("mfsmaster") is None or os.geteuid() != 0,
                                 reason="needs root and the moosefs-* packages")
-
-
-@pytest.fixture
-def lab():
-    base = tempfile.mkdtemp(prefix="mfsha-lab-", dir="/tmp")
-    lab = Lab(base)
-    try:
-        yield lab
-    finally:
-        lab.teardown()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def promote(node, allow_create=False):

@@ -23,8 +23,7 @@ def test_config_values_comments_and_defaults(tmp_path):
     cfg = config.master(str(path))
     assert cfg.data_path == "/srv/mfs" and cfg.integer("MATOCL_LISTEN_PORT") == 19421
     assert cfg.get("MATOML_LISTEN_PORT") == "9419" and cfg.working_user == "mfs"
-    assert config.metalogger(str(path.with_name("x.cfg")).replace("x.cfg", "mfsmaster.cfg"),
-                             strict=False).get("MASTER_HOST") == "mfsmaster"
+    assert config.metalogger(str(path), strict=False).get("MASTER_HOST") == "mfsmaster"
 
 
 @pytest.mark.parametrize("line,words", [("DATA_PAHT = /x", "unknown setting DATA_PAHT"),
@@ -137,3 +136,32 @@ def test_restore_refuses_an_empty_directory_without_opt_in(tmp_path):
     created = restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")),
                       allow_create=True)
     assert created.created_new and (data / "metadata.mfs").read_bytes() == b"MFSM NEW"
+
+
+# --- daemon stop escalation --------------------------------------------------------------------
+def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from moosefs.daemons import Master
+    lock = tmp_path / ".mfsmaster.lock"
+    # A stand-in daemon: holds the lock like mfsmaster and ignores SIGTERM.
+    code = ("import fcntl, os, signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "f = open(sys.argv[1], 'w'); fcntl.lockf(f, fcntl.LOCK_EX)\n"
+            "f.write(str(os.getpid())); f.flush(); print('locked', flush=True)\n"
+            "time.sleep(60)\n")
+    child = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == b"locked"
+        master = Master(str(tmp_path / "unused.cfg"), str(tmp_path))
+        assert master.pid() == child.pid and master.state() == "running"
+        started = time.monotonic()
+        assert master.stop(1.0) is False  # not a clean stop
+        assert time.monotonic() - started < 5
+        assert child.wait(5) == -9 and master.pid() == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

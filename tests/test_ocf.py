@@ -209,15 +209,9 @@ def test_monitor_dispatch_does_not_import_heavy_modules(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("su") is None, reason="needs root")
-def test_meta_data_and_usage_work_as_nobody():
+def test_meta_data_and_usage_work_as_nobody(public_tmp):
     import pathlib
-    import tempfile
-    top = tempfile.mkdtemp(prefix="mfsha-nobody-", dir="/tmp")
-    os.chmod(top, 0o755)
-    try:
-        _check_as_nobody(pathlib.Path(top) / "tree")
-    finally:
-        shutil.rmtree(top)
+    _check_as_nobody(pathlib.Path(public_tmp) / "tree")
 
 
 def _check_as_nobody(copy):

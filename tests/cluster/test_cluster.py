@@ -47,7 +47,8 @@ def client(cluster):
     return cluster.client_helper
 
 
-def check_everything(cluster, client) -> None:
+def check_everything(cluster, client) -> str:
+    """The Promoted node, once the cluster is healthy with every file intact."""
     promoted = sc.settle(cluster)
     assert client.verify() == []
     assert cluster.sampler.violations == [], cluster.sampler.violations
