@@ -26,11 +26,14 @@ BEST_SCORE = 1000           # an Unpromoted node with the freshest metadata
 RANK_STEP = 100             # score lost per fresher peer
 LOWEST_RANKED_SCORE = 10
 FORCED_SCORE = 1            # only with allow_data_loss / allow_new_filesystem
-# Versions within this many changes of each other rank equally at monitor time, so
-# that metaloggers streaming the same master (a second or less apart) do not make
-# scores flap; promote compares exactly.
-RANK_TOLERANCE = 100
-HWM_REFRESH_SECONDS = 60    # the Promoted monitor writes the high-water mark at most this often
+# Versions within this many changes of each other count as the same at monitor time:
+# they rank equally (metaloggers streaming one master, a second or less apart, must not
+# make scores flap), a node republishes its freshness only when it moved further, and
+# the Promoted monitor raises the high-water mark only by more. An idle MooseFS 4 master
+# logs an IDLE() change every 30 s; without this every one of them would be a cluster
+# write. Promote, demote and stop publish and compare exact versions.
+CHANGE_TOLERANCE = 100
+HWM_REFRESH_SECONDS = 60    # the Promoted monitor looks at its version at most this often
 PEER_WAIT_SECONDS = 5       # promote waits this long for a peer's published freshness
 RERANK_SECONDS = 30         # an Unpromoted monitor re-reads its peers at most this often
 
@@ -100,18 +103,21 @@ INFO = AgentInfo(
 class Site:
     """The config files, data directory and daemons of this node."""
 
-    def __init__(self, ctx: Context, strict: bool = True) -> None:
+    def __init__(self, ctx: Context) -> None:
         from moosefs import config
         from moosefs.daemons import Master, Metalogger
         try:
-            self.master_cfg = config.master(ctx.params.string("master_cfg"), strict)
-            self.metalogger_cfg = config.metalogger(ctx.params.string("metalogger_cfg"), strict)
+            self.master_cfg = config.master(ctx.params.string("master_cfg"))
+            self.metalogger_cfg = config.metalogger(ctx.params.string("metalogger_cfg"))
         except config.ConfigError as error:
             raise OCFError(codes.ERR_CONFIGURED, "%s; fix the file or the %s parameter"
                            % (error, "master_cfg/metalogger_cfg")) from None
         self.data_path = self.master_cfg.data_path
         self.master = Master(self.master_cfg.path, self.data_path)
         self.metalogger = Metalogger(self.metalogger_cfg.path, self.metalogger_cfg.data_path)
+
+    def config_warnings(self) -> list[str]:
+        return self.master_cfg.warnings() + self.metalogger_cfg.warnings()
 
     def archiver(self, ctx: Context):
         from moosefs.archive import Archiver, default_folder
@@ -129,7 +135,7 @@ def _site_or_none(ctx: Context) -> Site | None:
     """For probes and stop: a node without config files runs nothing of ours."""
     if not os.path.exists(ctx.params.string("master_cfg")):
         return None
-    return Site(ctx, strict=False)
+    return Site(ctx)
 
 
 # --- names and local state --------------------------------------------------------------------
@@ -198,7 +204,7 @@ def rank_score(own, empty: bool, hwm: Freshness | None, peers: dict[str, Freshne
     if yielding and own.version < yielding:
         return FORCED_SCORE
     fresher = {p.version for p in peers.values()
-               if p.same_filesystem(own) and p.version > own.version + RANK_TOLERANCE}
+               if p.same_filesystem(own) and p.version > own.version + CHANGE_TOLERANCE}
     return max(LOWEST_RANKED_SCORE, BEST_SCORE - RANK_STEP * len(fresher))
 
 
@@ -230,7 +236,7 @@ def raise_hwm(ctx: Context, reached: Freshness) -> None:
             (known.metaid or not reached.metaid):
         return
     if ctx.cluster.set_property(hwm_property(ctx), reached.text()):
-        state.update(hwm=reached.text(), hwm_written_at="%d" % time.time())
+        state.update(hwm=reached.text())
 
 
 def set_score(ctx: Context, score: int | None) -> None:
@@ -255,7 +261,7 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
     own, found = own_freshness(site)
     # "0:0" says "nothing to offer", so that a promote elsewhere need not wait for us.
     value = (own or NOTHING).text()
-    changed = value != remembered.get("published")
+    changed = moved(Freshness.parse(remembered.get("published")), own or NOTHING)
     if changed or force:
         if own is None:
             ctx.log.info("no promotable metadata here: %s" % found.summary())
@@ -276,6 +282,13 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
                        ctx.params.boolean("allow_new_filesystem"),
                        int(yield_mark(ctx).read().get("version") or 0))
     set_score(ctx, score)
+
+
+def moved(before: Freshness | None, now: Freshness) -> bool:
+    """Has a version moved by more than CHANGE_TOLERANCE (or to another file system)?"""
+    if before is None or before.metaid != now.metaid or (before.version == 0) != (now.version == 0):
+        return True
+    return abs(now.version - before.version) > CHANGE_TOLERANCE
 
 
 def _peers_text(peers: dict[str, Freshness]) -> str:
@@ -415,14 +428,18 @@ def action_monitor(ctx: Context) -> int:
 
 
 def keep_promoted(ctx: Context, site: Site, state: StateFile) -> None:
-    """The Promoted monitor's upkeep: score, and a rate-limited high-water mark."""
+    """The Promoted monitor's upkeep: score, and the high-water mark when the master's
+    version moved past it by more than CHANGE_TOLERANCE (looked at once a minute)."""
     set_score(ctx, PROMOTED_SCORE)
-    written = float(state.read().get("hwm_written_at") or 0)
-    if time.time() - written >= HWM_REFRESH_SECONDS:
-        own, _ = own_freshness(site)
-        if own is not None:
-            raise_hwm(ctx, own)
-        state.update(hwm_written_at="%d" % time.time())
+    remembered = state.read()
+    if time.time() - float(remembered.get("hwm_checked_at") or 0) < HWM_REFRESH_SECONDS:
+        return
+    own, _ = own_freshness(site)
+    known = cached_hwm(remembered)
+    if own is not None and (known is None or own.version > known.version + CHANGE_TOLERANCE
+                            or not own.same_filesystem(known)):
+        raise_hwm(ctx, own)
+    state.update(hwm_checked_at="%d" % time.time())
 
 
 def start_metalogger(ctx: Context, site: Site) -> None:

@@ -12,6 +12,12 @@ NEW_SIGNATURE = b"MFSM NEW"
 MAXIDHOLE = 10000  # mfsmaster stops reading a changelog at a jump this large (merger.c)
 
 _CHANGELOG_KINDS = ("changelog", "changelog_ml", "changelog_ml_back")
+# Sections of a `MFSM 2.0` image that MooseFS 3.0 reads (mfsmaster/metadata.c, v3.0.117);
+# 4.x writes more (PATT, patterns), which 3.0 refuses or drops.
+SECTIONS_3_0 = frozenset(("NODE", "EDGE", "FREE", "QUOT", "XATR", "PACL", "FLCK", "PLCK",
+                          "CSDB", "SESS", "LABS", "SCLA", "OPEN", "CHNK"))
+# A change that only MooseFS 4 logs: an idle 4.x master writes one every 30 s (4.57.1+).
+IDLE_ENTRY = b"|IDLE("
 
 
 def changelog_name(name: str) -> tuple[str, int] | None:
@@ -58,6 +64,28 @@ def is_image_name(name: str) -> bool:
     return name.startswith("metadata") and len(name) > 8 and not name.startswith("metadata.crc")
 
 
+def image_sections(path: str) -> list[str]:
+    """Section headers ('NODE 1.4', ...) of a `MFSM 2.0` image, found by skipping each
+    section by its length (a few seeks, no data read); [] for other formats."""
+    sections = []
+    try:
+        with open(path, "rb") as stream:
+            if stream.read(8) != b"MFSM 2.0":
+                return []
+            stream.seek(24)
+            while True:
+                header = stream.read(16)
+                if len(header) < 16 or header == EOF_MARKER or len(sections) >= 64 \
+                        or not (header[:4].isalpha() and header[:4].isupper()
+                                and header[4:5] == b" "):
+                    break  # the end, or not a section header: nothing more to learn
+                sections.append(header[:8].decode("latin-1"))
+                stream.seek(int.from_bytes(header[8:], "big"), os.SEEK_CUR)
+    except OSError:
+        pass
+    return sections
+
+
 def read_image(path: str) -> Image:
     name = os.path.basename(path)
     try:
@@ -101,7 +129,7 @@ class Changelog:
 
     __slots__ = ("name", "kind", "number", "first", "last", "partial_tail", "size",
                  "readable", "segments", "garbage_at", "garbage_offset", "garbage_index",
-                 "thorough", "mtime")
+                 "thorough", "mtime", "idle_entries")
 
     def __init__(self, name: str) -> None:
         parsed = changelog_name(name)
@@ -118,6 +146,7 @@ class Changelog:
         self.garbage_index: int | None = None  # first segment mfsmaster would not read
         self.thorough = False
         self.mtime = 0.0
+        self.idle_entries = 0  # IDLE() changes found by a thorough reading (MooseFS 4 only)
 
     def split_at_garbage(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """(segments mfsmaster reads, segments after the jump that it would ignore)."""
@@ -137,6 +166,9 @@ class Changelog:
     def __repr__(self) -> str:
         return "Changelog(%s %d-%d partial=%d segments=%s)" % (
             self.name, self.first, self.last, self.partial_tail, self.segments)
+
+
+_ID_PREFIX_BYTES = 32  # "18446744073709551615: " fits
 
 
 def _line_id(line: bytes) -> int:
@@ -172,9 +204,11 @@ def read_changelog(path: str, thorough: bool = False) -> Changelog:
         stat = os.stat(path)
         log.size, log.mtime = stat.st_size, stat.st_mtime
         with open(path, "rb") as stream:
-            first_line = stream.readline(4096)
-            log.first = _line_id(first_line) if first_line.endswith(b"\n") else 0
+            # Only the id of the first line is needed: a line may be 200 kB long.
+            head = stream.read(_ID_PREFIX_BYTES)
             last_line, log.partial_tail = _last_complete_line(stream, log.size)
+            first_line_complete = log.partial_tail < log.size  # some newline exists
+            log.first = _line_id(head) if first_line_complete else 0
             log.last = _line_id(last_line)
             if log.first and log.last:
                 log.segments = [(log.first, log.last)]
@@ -196,6 +230,8 @@ def _scan(stream, log: Changelog) -> None:
         if not line.endswith(b"\n"):
             break  # the partial tail, already counted
         change = _line_id(line)
+        if IDLE_ENTRY in line:
+            log.idle_entries += 1
         if previous and log.garbage_at is None and (change <= previous
                                                    or change >= previous + MAXIDHOLE):
             log.garbage_at, log.garbage_offset = change, offset

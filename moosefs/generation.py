@@ -8,6 +8,7 @@ restoring anything: it is recognised and never trusted.
 """
 from __future__ import annotations
 
+import os
 import re
 
 from procrun import run
@@ -18,6 +19,31 @@ _STUB_WORDS = ("has been removed", "use mfsmaster -a")
 METARESTORE = "mfsmetarestore"       # 1.6
 MASTER_AUTO_START = "mfsmaster-a"    # 1.7 and 2.x
 MASTER_RESTORE = "mfsmaster-restore"  # 3.x and newer
+
+
+def unreadable_history(generation: "Generation", image_path: str | None,
+                       changelogs: list) -> str | None:
+    """Why this generation cannot restore these files, or None. MooseFS 3.0 cannot read a
+    4.x image (its PATT section) nor replay a 4.x changelog (IDLE() entries); it would
+    stop or drop data, so such a node must be upgraded before it is promoted. Changelogs
+    must come from a thorough reading."""
+    from .files import IDLE_ENTRY, SECTIONS_3_0, image_sections
+    if generation.version[0] >= 4:
+        return None
+    found = []
+    if image_path:
+        newer = [s for s in image_sections(image_path) if s[:4] not in SECTIONS_3_0]
+        if newer:
+            found.append("%s has sections %s" % (os.path.basename(image_path), ", ".join(newer)))
+    idle = [log.name for log in changelogs if log.idle_entries]
+    if idle:
+        found.append("%s hold%s %s entries" % (", ".join(idle), "s" if len(idle) == 1 else "",
+                                              IDLE_ENTRY.decode()[1:] + ")"))
+    if not found:
+        return None
+    return ("metadata here was written by MooseFS 4 (%s), which MooseFS %s on this node cannot "
+            "read: upgrade MooseFS on this node first (a rolling upgrade upgrades every node "
+            "before the next failover)" % ("; ".join(found), generation.text))
 
 
 class GenerationError(Exception):

@@ -7,7 +7,8 @@ Steps of `restore()`:
   3. refuse with the inspection's reason unless the verdict is restorable
      (a brand-new empty file system only when the caller asks for one);
   4. archive every file to be set aside, trimmed or cut, then apply those repairs;
-  5. inspect again: the repaired directory must restore to the same version with
+  5. refuse files the installed MooseFS cannot read (4.x history on 3.0 binaries);
+     inspect again: the repaired directory must restore to the same version with
      nothing left to repair;
   6. give the directory to WORKING_USER (mfsmaster silently ignores files it cannot read);
   7. run the installed generation's restore command under the caller's deadline;
@@ -19,6 +20,7 @@ starts with a metadata.mfs.back that metaloggers can download at once.
 from __future__ import annotations
 
 import os
+import time
 
 from . import generation as gen
 from .archive import Archiver, ArchiveError, drop_prefix, truncate_at
@@ -65,12 +67,15 @@ class Owner:
 
 class RestoreResult:
     def __init__(self, inspection: Inspection, version: int, metaid: int,
-                 archive: str | None, created_new: bool = False) -> None:
+                 archive: str | None, created_new: bool = False,
+                 command: list[str] | None = None, command_seconds: float = 0.0) -> None:
         self.inspection = inspection
         self.version = version
         self.metaid = metaid
         self.archive = archive
         self.created_new = created_new
+        self.command = command or []        # the MooseFS restore command, as run
+        self.command_seconds = command_seconds
 
 
 def apply_repairs(data_path: str, repairs: list[Repair], archiver: Archiver,
@@ -148,6 +153,8 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
     if found.version < minimum_version:
         raise RestoreError("%s restores only to version %d, below the required %d"
                            % (data_path, found.version, minimum_version))
+    generation = generation or gen.detect()
+    refuse_newer_history(generation, found)
     archive = apply_repairs(data_path, found.repairs, archiver, "before-restore")
     repaired = inspect(data_path, thorough=True, owner=owner.check_tuple())
     leftover = [r for r in repaired.repairs if r.kind != Repair.CHOWN]
@@ -155,11 +162,13 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
         raise RestoreError("after repairs %s no longer restores to %d: %s %s" % (
             data_path, found.version, repaired.summary(), leftover))
     owner.give(data_path)
-    generation = generation or gen.detect()
     if generation.method == gen.METARESTORE:
         _preselect_for_metarestore(data_path, repaired, archiver)
         owner.give(data_path)
-    result = run(_restore_command(generation.method, cfg.path, data_path), deadline)
+    command = _restore_command(generation.method, cfg.path, data_path)
+    command_started = time.monotonic()
+    result = run(command, deadline)
+    command_seconds = time.monotonic() - command_started
     if not result.ok:
         raise RestoreError("restore failed: %s" % result.describe())
     if generation.method == gen.MASTER_AUTO_START:
@@ -174,7 +183,18 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
         raise RestoreError("restored version %d is below the inspected %d: MooseFS skipped "
                            "changes" % (restored.version, found.version))
     owner.give(data_path)
-    return RestoreResult(found, restored.version, restored.metaid or found.metaid, archive)
+    return RestoreResult(found, restored.version, restored.metaid or found.metaid, archive,
+                         command=command, command_seconds=command_seconds)
+
+
+def refuse_newer_history(generation: gen.Generation, found: Inspection) -> None:
+    """Refuse, before anything is touched, files this MooseFS generation cannot read."""
+    set_aside = {r.name for r in found.repairs if r.kind == Repair.SET_ASIDE}
+    best = os.path.join(found.data_path, found.best.name) if found.best else None
+    why = gen.unreadable_history(generation, best,
+                                 [c for c in found.changelogs if c.name not in set_aside])
+    if why:
+        raise RestoreError(why)
 
 
 def prepare_for_metalogger(data_path: str, archiver: Archiver) -> str | None:

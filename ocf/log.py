@@ -2,8 +2,10 @@
 
 No `logging` import: it costs more than the rest of an agent's monitor. Destinations:
   * syslog when HA_LOGFACILITY or PCMK_logfacility names a facility (not "none");
-  * HA_LOGFILE, and HA_DEBUGLOG for debug lines too;
-  * stderr when stderr is a terminal (an administrator running the agent by hand).
+  * a log file: HA_LOGFILE, else PCMK_logfile (not "none"); HA_DEBUGLOG for debug lines too;
+  * stderr when neither syslog nor a log file is configured (pacemaker-execd writes an
+    agent's stderr into the cluster's log, as resource-agents' shell agents rely on),
+    and when stderr is a terminal (an administrator running the agent by hand).
 Debug lines are written only when HA_debug is set to a non-zero value.
 Every line carries the resource instance, as ocf-shellfuncs does.
 """
@@ -30,12 +32,21 @@ class Logger:
         debug_text = self.environ.get("HA_debug", self.environ.get("HA_DEBUG", "0")).strip()
         self.debug_enabled = debug_text not in ("", "0", "no", "false", "off")
         self.facility = self._facility_name()
-        self.logfile = self.environ.get("HA_LOGFILE") or None
+        self.logfile = self._logfile_name()
         self.debuglog = self.environ.get("HA_DEBUGLOG") or None
         try:
-            self.to_terminal = self.stderr.isatty()
+            to_terminal = self.stderr.isatty()
         except (AttributeError, ValueError):
-            self.to_terminal = False
+            to_terminal = False
+        # Without syslog or a file, stderr is the only way into the cluster's log.
+        self.to_stderr = to_terminal or not (self.facility or self.logfile)
+
+    def _logfile_name(self) -> str | None:
+        for name in ("HA_LOGFILE", "PCMK_logfile"):
+            value = self.environ.get(name, "").strip()
+            if value and value.lower() not in ("none", "/dev/null"):
+                return value
+        return None
 
     def _facility_name(self) -> str | None:
         for name in ("HA_LOGFACILITY", "PCMK_logfacility"):
@@ -48,7 +59,7 @@ class Logger:
         who = "%s(%s)" % (self.tag, self.instance) if self.instance else self.tag
         return "%s %s: %s" % (who, _LEVEL_NAMES[level], message)
 
-    def log(self, level: int, message: str, terminal: bool = True) -> None:
+    def log(self, level: int, message: str, to_stderr: bool = True) -> None:
         if level == DEBUG and not self.debug_enabled:
             return
         line = self.format(level, message)
@@ -59,8 +70,9 @@ class Logger:
             self._append(self.logfile, "%s %s" % (stamp, line))
         if self.debuglog:
             self._append(self.debuglog, "%s %s" % (stamp, line))
-        if terminal and self.to_terminal:
+        if to_stderr and self.to_stderr:
             self.stderr.write(line + "\n")
+            self.stderr.flush()
 
     def _to_syslog(self, level: int, line: str) -> None:
         import syslog
@@ -96,5 +108,30 @@ class Logger:
         one_line = " ".join(message.split())
         self.stderr.write("%s%s\n" % (prefix, one_line))
         self.stderr.flush()
-        # The prefixed line already reached a terminal; send the rest to the log files.
-        self.log(ERROR, one_line, terminal=False)
+        # The prefixed line is already on stderr; send the rest to syslog and the files.
+        self.log(ERROR, one_line, to_stderr=False)
+
+    def step(self, what: str) -> "Step":
+        """`with log.step("metalogger stop"):` logs the step with its duration."""
+        return Step(self, what)
+
+
+class Step:
+    """One timed step of an action; `note` may be filled in while it runs."""
+
+    def __init__(self, log: Logger, what: str) -> None:
+        self.log = log
+        self.what = what
+        self.note = ""
+        self.started = 0.0
+        self.seconds = 0.0
+
+    def __enter__(self) -> "Step":
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.seconds = time.monotonic() - self.started
+        detail = (": " + self.note) if self.note else ""
+        outcome = "" if kind is None else " failed"
+        self.log.info("step %s%s%s (%.3f s)" % (self.what, outcome, detail, self.seconds))

@@ -14,8 +14,6 @@ from tests.agentlib import CLONE_META, ROOT, call, notify_env
 from tests.fakecluster import FakeCluster
 from tests.mfslab import CL_PORT, Lab, wait_until
 
-pytestmark = pytest.mark.skipif(shutil.which("mfsmaster") is None or os.geteuid() != 0,
-                                reason="needs root and the moosefs-* packages")
 
 
 def installed_agent(public_tmp: str) -> str:

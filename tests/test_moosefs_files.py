@@ -70,3 +70,20 @@ def test_long_last_line_is_found(tmp_path):
     path.write_bytes(b"5: x\n6: " + b"y" * 200000 + b"\n")
     log = files.read_changelog(str(path))
     assert (log.first, log.last, log.partial_tail) == (5, 6, 0)
+
+
+def test_long_first_line_is_read_as_mfsmaster_reads_it(tmp_path):
+    path = tmp_path / "changelog_ml.1.mfs"
+    path.write_bytes(b"7: 1795604984|SETXATTR(1," + b"v" * 200000 + b")\n8: x\n")
+    log = files.read_changelog(str(path))
+    assert (log.first, log.last, log.usable) == (7, 8, True)
+    only = tmp_path / "changelog_ml.2.mfs"
+    only.write_bytes(b"9: " + b"w" * 200000 + b"\n")
+    assert (files.read_changelog(str(only)).first, files.read_changelog(str(only)).last) == (9, 9)
+
+
+def test_single_partial_line_is_not_usable(tmp_path):
+    path = tmp_path / "changelog_ml.0.mfs"
+    path.write_bytes(b"9: " + b"w" * 10000)
+    log = files.read_changelog(str(path))
+    assert (log.first, log.usable) == (0, False)

@@ -10,12 +10,10 @@ import pytest
 from moosefs import config, inspect
 from moosefs.archive import Archiver, default_folder
 from moosefs.daemons import Master, Metalogger
-from moosefs.restore import restore
+from moosefs.restore import RestoreError, restore
 from procrun import Deadline
 from tests.mfslab import CL_PORT, CS_PORT, ML_PORT, wait_until
 
-pytestmark = pytest.mark.skipif(shutil.which("mfsmaster") is None or os.geteuid() != 0,
-                                reason="needs root and the moosefs-* packages")
 
 
 def promote(node, allow_create=False):
@@ -144,3 +142,28 @@ def test_stale_lock_never_blocks_a_start_and_a_second_start_adds_no_master(lab):
     assert master.pid() == first
     assert master.stop(30) and master.state() == "stopped"
     assert os.path.exists(os.path.join(node.data, "metadata.mfs"))
+
+
+def test_a_30_node_refuses_to_restore_history_written_by_4x(lab4, monkeypatch):
+    """A rolling upgrade half done: 4.x wrote the metadata, this node still has 3.0."""
+    if shutil.which("mfsmaster", path="/usr/sbin") is None:
+        pytest.skip("needs Debian's moosefs-master 3.0 beside MooseFS 4")
+    a = lab4.node("a")
+    promote(a, allow_create=True)
+    lab4.start_chunkserver()
+    lab4.wait_chunkserver_registered()
+    lab4.mount()
+    files = lab4.write_files("four", 20, seed=21)
+    assert Master(a.master_cfg, a.data).stop(30)
+    before = sorted(os.listdir(a.data))
+    from moosefs import generation
+    old = generation.detect("/usr/sbin/mfsmaster")
+    assert old.version[0] == 3
+    with pytest.raises(RestoreError, match="written by MooseFS 4 .*PATT.* MooseFS 3.0.117 "
+                                           "on this node cannot read: upgrade"):
+        restore(config.master(a.master_cfg), Deadline(60, reserve=0),
+                Archiver(default_folder(a.data)), generation=old)
+    assert sorted(os.listdir(a.data)) == before
+    result = promote(a)  # the 4.x binaries restore the same files
+    assert result.version >= 1
+    lab4.assert_files(files)

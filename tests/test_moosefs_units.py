@@ -23,22 +23,61 @@ def test_config_values_comments_and_defaults(tmp_path):
     cfg = config.master(str(path))
     assert cfg.data_path == "/srv/mfs" and cfg.integer("MATOCL_LISTEN_PORT") == 19421
     assert cfg.get("MATOML_LISTEN_PORT") == "9419" and cfg.working_user == "mfs"
-    assert config.metalogger(str(path), strict=False).get("MASTER_HOST") == "mfsmaster"
+    assert config.metalogger(str(path)).get("MASTER_HOST") == "mfsmaster"
 
 
-@pytest.mark.parametrize("line,words", [("DATA_PAHT = /x", "unknown setting DATA_PAHT"),
-                                        ("just words", "not a 'KEY = VALUE' line")])
-def test_config_errors_name_file_and_line(tmp_path, line, words):
+def test_unknown_key_is_accepted_and_named_with_file_and_line(tmp_path):
     path = tmp_path / "mfsmaster.cfg"
-    path.write_text("DATA_PATH = /x\n%s\n" % line)
+    path.write_text("DATA_PATH = /x\nDATA_PAHT = /y\nRESTRICT_INCOMPATIBLE_CLIENT_VERSIONS = 0\n")
+    cfg = config.master(str(path))
+    assert cfg.data_path == "/x" and cfg.get("DATA_PAHT") == "/y"
+    assert cfg.warnings() == ["%s:2: unknown setting DATA_PAHT (MooseFS ignores it; a typo?)"
+                              % path]
+
+
+@pytest.mark.parametrize("content,words", [
+    (b"DATA_PATH = /x\njust words\n", ":2: not a 'KEY = VALUE' line"),
+    (b"DATA_PATH = /x\n = 3\n", ":2: not a 'KEY = VALUE' line"),
+    (b"\x7fELF\x02\x01\x00\x00binary", "is not a MooseFS config file"),
+])
+def test_config_errors_name_file_and_line(tmp_path, content, words):
+    path = tmp_path / "mfsmaster.cfg"
+    path.write_bytes(content)
     with pytest.raises(config.ConfigError) as error:
         config.master(str(path))
-    assert "%s:2:" % path in str(error.value) and words in str(error.value)
+    assert str(path) in str(error.value) and words in str(error.value)
 
 
-def test_missing_config_file(tmp_path):
-    with pytest.raises(config.ConfigError, match="cannot read"):
+def test_missing_or_unreadable_config_file(tmp_path):
+    with pytest.raises(config.ConfigError, match="cannot read .*none.cfg"):
         config.metalogger(str(tmp_path / "none.cfg"))
+    with pytest.raises(config.ConfigError, match="cannot read .*: Is a directory"):
+        config.metalogger(str(tmp_path))
+
+
+SAMPLE_TARBALL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              "..", "shared", "moosefs", "moosefs-4.59.2.tar.gz")
+
+
+def sample_keys(name: str) -> list[str]:
+    """Every `# KEY = VALUE` line of a 4.59.2 sample config, uncommented."""
+    with tarfile.open(SAMPLE_TARBALL) as tar:
+        text = tar.extractfile("moosefs-4.59.2/mfsdata/%s.cfg.in" % name).read().decode()
+    return [line.lstrip("# ") for line in text.splitlines()
+            if line.startswith("# ") and " = " in line and line[2:].split(" ")[0].isupper()]
+
+
+@pytest.mark.skipif(not os.path.exists(SAMPLE_TARBALL), reason="no MooseFS 4.59.2 source in "
+                    "../shared/moosefs: the 4.x sample keys cannot be checked")
+@pytest.mark.parametrize("name,parse", [("mfsmaster", config.master),
+                                        ("mfsmetalogger", config.metalogger)])
+def test_every_key_of_the_459_samples_is_known(tmp_path, name, parse):
+    lines = sample_keys(name)
+    assert len(lines) > 15 and any("DATA_PATH" in line for line in lines)
+    path = tmp_path / (name + ".cfg")
+    path.write_text("\n".join(lines) + "\n")
+    cfg = parse(str(path))
+    assert cfg.warnings() == [] and len(cfg.explicit) == len(lines)
 
 
 # --- archives -------------------------------------------------------------------------------
@@ -136,6 +175,44 @@ def test_restore_refuses_an_empty_directory_without_opt_in(tmp_path):
     created = restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")),
                       allow_create=True)
     assert created.created_new and (data / "metadata.mfs").read_bytes() == b"MFSM NEW"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_a_30_node_refuses_a_changelog_with_4x_idle_entries_and_touches_nothing(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_image(str(data / "metadata_ml.mfs.back"), 500)
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(500, 510))
+    with open(data / "changelog_ml.0.mfs", "ab") as stream:
+        stream.write(b"510: 1796293512|IDLE()\n")
+    cfg_path = tmp_path / "mfsmaster.cfg"
+    cfg_path.write_text("DATA_PATH = %s\n" % data)
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    with pytest.raises(RestoreError, match="written by MooseFS 4 \\(changelog_ml.0.mfs holds "
+                                           "IDLE\\(\\) entries\\).*MooseFS 3.0.117 on this node"):
+        restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")),
+                generation=generation.Generation((3, 0, 117), generation.MASTER_RESTORE))
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+    assert not os.path.exists(tmp_path / "a")
+    # MooseFS 4 reads its own history: no refusal from this rule.
+    four = generation.Generation((4, 59, 2), generation.MASTER_RESTORE)
+    from moosefs.inspect import inspect
+    assert generation.unreadable_history(four, None, inspect(str(data), thorough=True)
+                                         .changelogs) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_no_new_file_system_over_a_leftover_back_image(tmp_path):
+    """MooseFS 4 refuses `MFSM NEW` beside a .back image; so does the restore, before it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    write_image(str(data / "metadata.mfs.back"), 300, complete=False)
+    cfg_path = tmp_path / "mfsmaster.cfg"
+    cfg_path.write_text("DATA_PATH = %s\n" % data)
+    with pytest.raises(RestoreError, match="cannot be restored safely"):
+        restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")),
+                allow_create=True)
+    assert sorted(p.name for p in data.iterdir()) == ["metadata.mfs.back"]
 
 
 # --- daemon stop escalation --------------------------------------------------------------------
