@@ -350,14 +350,18 @@ def check_clone(ctx: Context) -> None:
                        % (env.resource_name, ", ".join(problems)))
 
 
-def check_local(ctx: Context) -> Site:
-    """The local checks of validate-all (OCF_CHECK_LEVEL 10) and of start."""
+def check_local(ctx: Context, report_config: bool = False) -> Site:
+    """The local checks of validate-all (OCF_CHECK_LEVEL 10) and of start; with
+    `report_config`, unknown config keys are logged (MooseFS ignores them)."""
     from ocf.proc import have_binary
     for binary in ("mfsmaster", "mfsmetalogger"):
         if not have_binary(binary):
             raise OCFError(codes.ERR_INSTALLED, "%s is not installed (package moosefs-%s)"
                            % (binary, binary[3:]))
     site = Site(ctx)
+    if report_config:
+        for warning in site.config_warnings():
+            ctx.log.warning(warning)
     if site.metalogger_cfg.data_path != site.data_path:
         raise OCFError(codes.ERR_CONFIGURED, "DATA_PATH differs: %s in %s, %s in %s; use the "
                        "same directory for both" % (site.data_path, site.master_cfg.path,
@@ -388,7 +392,7 @@ def check_data_path(site: Site) -> None:
 def action_validate(ctx: Context) -> int:
     check_clone(ctx)
     if ctx.env.check_level >= 10:
-        check_local(ctx)
+        check_local(ctx, report_config=True)
         from moosefs.generation import GenerationError, detect
         try:
             detect(timeout=ctx.deadline.remaining())
@@ -460,10 +464,12 @@ def stop_master(ctx: Context, site: Site) -> None:
     from moosefs.files import read_image
     if not site.master.pid():
         return
-    try:
-        clean = site.master.stop(ctx.deadline.remaining())
-    except DaemonError as error:
-        raise OCFError(codes.ERR_GENERIC, str(error)) from None
+    with ctx.log.step("master stop") as step:
+        try:
+            clean = site.master.stop(ctx.deadline.remaining())
+        except DaemonError as error:
+            raise OCFError(codes.ERR_GENERIC, str(error)) from None
+        step.note = "clean" if clean else "killed"
     if not clean:
         ctx.log.warning("mfsmaster did not stop in time and was killed; it saved no image")
         return
@@ -475,7 +481,7 @@ def stop_master(ctx: Context, site: Site) -> None:
 
 def action_start(ctx: Context) -> int:
     check_clone(ctx)
-    site = check_local(ctx)
+    site = check_local(ctx, report_config=True)
     if site.master.pid():
         ctx.log.warning("mfsmaster already runs here outside the Promoted role; stopping it")
         stop_master(ctx, site)
@@ -547,55 +553,86 @@ def elect(ctx: Context, site: Site, own: Freshness | None, found) -> Freshness |
 
 
 def action_promote(ctx: Context) -> int:
-    from moosefs.daemons import DaemonError
-    from moosefs.restore import RestoreError, restore
+    """Each step is logged with its duration, so that an administrator sees where a
+    failover's time went."""
     site = check_local(ctx)
     state = local_state(ctx)
     if site.master.pid() and site.serving():
         state.update(promoted="1")
         return codes.SUCCESS
+    started = time.monotonic()
     state.update(metalogger_before_promote="1" if site.metalogger.pid() else "")
-    site.metalogger.stop(ctx.deadline.remaining() / 4)  # a clean stop flushes its last lines
-    own, found = own_freshness(site)
-    hwm = elect(ctx, site, own, found)
-    allow_loss = ctx.params.boolean("allow_data_loss")
-    restore_started = time.monotonic()
-    try:
-        result = restore(site.master_cfg, ctx.deadline, site.archiver(ctx),
-                         allow_create=own is None,
-                         expect_metaid=hwm.metaid if hwm and not allow_loss else 0,
-                         minimum_version=hwm.version if hwm and not allow_loss else 0)
-    except RestoreError as error:
-        refuse_promotion(ctx, site, "restore failed: %s" % error)
-    if result.archive:
-        ctx.log.info("files set aside before the restore: %s" % result.archive)
-    ctx.log.info("metadata restored to version %d in %s (%.2f s)" % (
-        result.version, site.data_path, time.monotonic() - restore_started))
-    try:
-        site.master.start(ctx.deadline.remaining())
-    except DaemonError as error:
-        raise OCFError(codes.ERR_GENERIC, "%s; see the system log of mfsmaster" % error) from None
+    with ctx.log.step("metalogger stop"):
+        site.metalogger.stop(ctx.deadline.remaining() / 4)  # a clean stop flushes its last lines
+    with ctx.log.step("inspection") as step:
+        own, found = own_freshness(site)
+        step.note = found.summary()
+    with ctx.log.step("election") as step:
+        hwm = elect(ctx, site, own, found)
+        step.note = "high-water mark %s" % (hwm.text() if hwm else "none")
+    result = restore_metadata(ctx, site, own is None, hwm)
+    start_master(ctx, site)
     state.update(promoted="1")
-    while not site.serving():
-        if ctx.deadline.expired():
-            raise OCFError(codes.ERR_GENERIC, "mfsmaster started but does not accept "
-                           "connections on port %s" % site.master_cfg.get("MATOCL_LISTEN_PORT"))
-        time.sleep(0.05)
     set_score(ctx, PROMOTED_SCORE)
     ctx.cluster.delete_private(freshness_attribute(ctx))
     state.update(published="")
     yield_mark(ctx).remove()
     raise_hwm(ctx, Freshness(result.version, result.metaid))
+    ctx.log.info("promoted: metadata restored to version %d, mfsmaster serving (%.3f s in all)"
+                 % (result.version, time.monotonic() - started))
     return codes.SUCCESS
+
+
+def restore_metadata(ctx: Context, site: Site, create: bool, hwm: Freshness | None):
+    """The safe restore (moosefs.restore); a refusal fails the promote, back as it was."""
+    from moosefs.restore import RestoreError, restore
+    enforce = hwm is not None and not ctx.params.boolean("allow_data_loss")
+    with ctx.log.step("restore") as step:
+        try:
+            result = restore(site.master_cfg, ctx.deadline, site.archiver(ctx),
+                             allow_create=create, expect_metaid=hwm.metaid if enforce else 0,
+                             minimum_version=hwm.version if enforce else 0)
+        except RestoreError as error:
+            step.note = str(error)
+            refuse_promotion(ctx, site, "restore failed: %s" % error)
+        step.note = "restored to version %d; %s (%.3f s)" % (
+            result.version, " ".join(result.command) or "new empty file system",
+            result.command_seconds)
+    if result.archive:
+        ctx.log.info("files set aside before the restore: %s" % result.archive)
+    return result
+
+
+def start_master(ctx: Context, site: Site) -> None:
+    """Start mfsmaster and wait for its first accepted client connection."""
+    from moosefs.daemons import DaemonError
+    with ctx.log.step("master start") as step:
+        try:
+            site.master.start(ctx.deadline.remaining())
+        except DaemonError as error:
+            raise OCFError(codes.ERR_GENERIC, "%s; see the system log of mfsmaster"
+                           % error) from None
+        step.note = "pid %d" % site.master.pid()
+    with ctx.log.step("first accepted connection") as step:
+        step.note = "port %s" % site.master_cfg.get("MATOCL_LISTEN_PORT")
+        while not site.serving():
+            if ctx.deadline.expired():
+                raise OCFError(codes.ERR_GENERIC, "mfsmaster started but does not accept "
+                               "connections on port %s"
+                               % site.master_cfg.get("MATOCL_LISTEN_PORT"))
+            time.sleep(0.05)
 
 
 def action_demote(ctx: Context) -> int:
     site = check_local(ctx)
+    started = time.monotonic()
     stop_master(ctx, site)
     local_state(ctx).update(promoted="", score="")
     if not site.metalogger.pid():
-        start_metalogger(ctx, site)
+        with ctx.log.step("metalogger start"):
+            start_metalogger(ctx, site)
     publish_freshness(ctx, site, force=True)
+    ctx.log.info("demoted (%.3f s in all)" % (time.monotonic() - started))
     return codes.SUCCESS
 
 

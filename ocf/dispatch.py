@@ -1,6 +1,7 @@
 """Action dispatch: from argv and the environment to a handler and an exit code."""
 from __future__ import annotations
 
+import os
 import sys
 
 from .codes import (ERR_CONFIGURED, ERR_GENERIC, ERR_UNIMPLEMENTED, SUCCESS, OCFError,
@@ -84,10 +85,13 @@ def run(info, handlers: dict, argv: list[str] | None = None,
         code = error.code
     except Exception as error:  # an agent bug must still end as an OCF answer
         import traceback
+        # One line in the cluster's log; the whole traceback with HA_debug=1.
         for line in traceback.format_exc().splitlines():
-            log.error(line)
-        log.exit_reason("internal error in %s %s: %s: %s"
-                        % (info.name, action, type(error).__name__, error))
+            log.debug(line)
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        log.exit_reason("internal error in %s %s: %s: %s (at %s:%d)"
+                        % (info.name, action, type(error).__name__, error,
+                           os.path.basename(where.filename), where.lineno))
         code = ERR_GENERIC
     log.debug("%s returned %s" % (action, name_of(code)))
     return code

@@ -50,3 +50,20 @@ def notify_env(kind: str, operation: str, **lists: str) -> dict[str, str]:
     for name, value in lists.items():
         env["OCF_RESKEY_CRM_meta_notify_%s_uname" % name] = value
     return env
+
+
+def install(destdir: str) -> str:
+    """`make install DESTDIR=destdir`; returns the installed agent's path."""
+    subprocess.run(["make", "-s", "-C", ROOT, "install", "DESTDIR=" + destdir], check=True,
+                   stdout=subprocess.DEVNULL)
+    return os.path.join(destdir, "usr/lib/ocf/resource.d/mfsha/mfsmaster")
+
+
+def as_if_installed(argv: list[str], destdir: str) -> list[str]:
+    """`argv` run in a private mount namespace where the DESTDIR install lies over the
+    system's /usr/lib/ocf (a read-only overlay): tools that look for agents only there
+    (crmsh, crm_resource) find it, and nothing on this machine changes."""
+    ocf = os.path.join(destdir, "usr/lib/ocf")
+    script = ('mount -t overlay mfsha-test -o "lowerdir=%s:/usr/lib/ocf" /usr/lib/ocf '
+              '&& exec "$@"' % ocf)
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"] + argv

@@ -5,22 +5,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
 from moosefs import inspect
 from moosefs.daemons import Metalogger
-from tests.agentlib import CLONE_META, ROOT, call, notify_env
+from tests.agentlib import CLONE_META, call, install, notify_env
 from tests.fakecluster import FakeCluster
 from tests.mfslab import CL_PORT, Lab, wait_until
 
 
 
 def installed_agent(public_tmp: str) -> str:
-    destdir = os.path.join(public_tmp, "destdir")
-    subprocess.run(["make", "-s", "-C", ROOT, "install", "DESTDIR=" + destdir], check=True,
-                   stdout=subprocess.DEVNULL)
-    return os.path.join(destdir, "usr/lib/ocf/resource.d/mfsha/mfsmaster")
+    return install(os.path.join(public_tmp, "destdir"))
 
 
 @pytest.mark.skipif(shutil.which("ocf-tester") is None, reason="resource-agents not installed")
@@ -73,11 +71,12 @@ class Instances:
         self.pre_promote(target, unpromoted)
         return self.act(target, "promote")
 
-    def age_peer_cache(self, name: str) -> None:
-        """Make the next monitor of `name` re-read its peers, as it does every 30 s."""
+    def age_peer_cache(self, name: str, key: str = "peers_at") -> None:
+        """Make the next monitor of `name` re-read its peers, as it does every 30 s (or,
+        with key="hwm_checked_at", look at the master's version, as it does every 60 s)."""
         path = os.path.join(self.public_tmp, "run-" + name, "mfsha-p_mfs.state")
-        lines = [l for l in open(path).read().splitlines() if not l.startswith("peers_at=")]
-        open(path, "w").write("\n".join(lines + ["peers_at=0", ""]))
+        lines = [l for l in open(path).read().splitlines() if not l.startswith(key + "=")]
+        open(path, "w").write("\n".join(lines + [key + "=0", ""]))
 
     def score(self, name: str):
         return self.fake.score("p_mfs", name)
@@ -187,3 +186,28 @@ def test_stop_of_promoted_instance_saves_metadata_and_records_high_water_mark(pu
     assert os.path.exists(os.path.join(lab.node("a").data, "metadata.mfs"))
     hwm = nodes.fake.state().get("config:mfsha-p_mfs-hwm")
     assert hwm and int(hwm.split(":")[0]) >= 1
+
+
+def test_an_idle_4x_cluster_writes_nothing_to_the_cluster(public_tmp, lab4):
+    """An idle MooseFS 4 master logs IDLE() every 30 s; no monitor may turn that into a
+    CIB write (high-water mark) or an attribute update (freshness)."""
+    nodes = Instances(lab4, public_tmp)
+    for name in ("a", "b"):
+        assert nodes.act(name, "start").code == 0
+    assert nodes.promote("a", ("a", "b")).code == 0
+    wait_until(lambda: version_of(lab4, "b") == version_of(lab4, "a"), 30, step=0.3,
+               what="b to follow a")
+    for name, promoted in (("a", True), ("b", False)):
+        assert nodes.monitor(name, promoted=promoted) == (8 if promoted else 0)
+    calls_before = len(nodes.fake.calls())
+    version_before = version_of(lab4, "a")
+    until = time.monotonic() + 75
+    while time.monotonic() < until:  # what 10 s monitors would do, compressed
+        nodes.age_peer_cache("a", "hwm_checked_at")
+        nodes.age_peer_cache("b")
+        assert nodes.monitor("a", promoted=True) == 8 and nodes.monitor("b") == 0
+        time.sleep(5)
+    assert version_of(lab4, "a") >= version_before + 2, "the master logged no IDLE() change"
+    writes = [c for c in nodes.fake.calls()[calls_before:]
+              if "--update" in c or "--delete" in c or " -v " in c]
+    assert writes == [], writes

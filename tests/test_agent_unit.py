@@ -150,6 +150,36 @@ def test_bad_config_line_names_file_and_line(fake, tmp_path):
     assert outcome.code == 6 and "mfsmaster.cfg:3" in outcome.reason
 
 
+def unknown_key_env(fake, tmp_path, **log_settings):
+    cfgs = configs(tmp_path)
+    with open(cfgs["OCF_RESKEY_master_cfg"], "a") as stream:
+        stream.write("RESTRICT_INCOMPATIBLE_CLIENT_VERSIONS = 0\nMATOCL_TIMOUT = 10\n")
+    env = base_env(fake, tmp_path, OCF_CHECK_LEVEL="10", **cfgs)
+    for name in ("HA_LOGFILE", "HA_LOGFACILITY", "PCMK_logfacility", "PCMK_logfile"):
+        env.pop(name, None)
+    env.update(log_settings)
+    warning = ("mfsmaster(p_mfs:0) WARNING: %s:4: unknown setting MATOCL_TIMOUT (MooseFS "
+               "ignores it; a typo?)" % cfgs["OCF_RESKEY_master_cfg"])
+    return env, warning
+
+
+def test_unknown_config_key_is_a_warning_with_file_and_line_not_an_error(fake, tmp_path):
+    env, warning = unknown_key_env(fake, tmp_path, PCMK_logfacility="none")
+    outcome = call("validate-all", env)
+    assert outcome.code in (0, 5), outcome  # 5: no MooseFS binaries on this machine
+    # Without syslog or a log file, log lines go to stderr: pacemaker-execd logs them.
+    assert [line for line in outcome.stderr.splitlines() if "WARNING" in line] == [warning]
+
+
+@pytest.mark.parametrize("variable", ["PCMK_logfile", "HA_LOGFILE"])
+def test_log_lines_go_to_the_cluster_log_file_when_one_is_set(fake, tmp_path, variable):
+    logfile = tmp_path / "pacemaker.log"
+    env, warning = unknown_key_env(fake, tmp_path, **{variable: str(logfile)})
+    outcome = call("validate-all", env)
+    assert outcome.code in (0, 5) and "WARNING" not in outcome.stderr
+    assert logfile.read_text().rstrip("\n").endswith(warning)
+
+
 def test_bad_boolean_parameter_is_err_configured(fake, tmp_path):
     env = base_env(fake, tmp_path, OCF_RESKEY_allow_data_loss="perhaps", **configs(tmp_path))
     outcome = call("start", env)

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.agentlib import ROOT
+from tests.agentlib import ROOT, as_if_installed, install
 
 EMPTY_CIB = ('<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="1" '
              'num_updates="0" admin_epoch="0"><configuration><crm_config/><nodes/><resources/>'
@@ -19,7 +19,7 @@ EMPTY_CIB = ('<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch=
                     reason="needs crmsh and pacemaker-cli-utils")
 @pytest.mark.parametrize("example,element", [("mfsmaster.crm", "<clone id=\"mfs-clone\""),
                                              ("mfsmaster-legacy.crm", "<master id=\"mfs-clone\"")])
-def test_crm_example_loads_and_verifies(tmp_path, example, element):
+def test_crm_example_loads_and_verifies(tmp_path, public_tmp, example, element):
     cib = tmp_path / "cib.xml"
     cib.write_text(EMPTY_CIB)
     text = open(os.path.join(ROOT, "crm-examples", example)).read()
@@ -27,8 +27,12 @@ def test_crm_example_loads_and_verifies(tmp_path, example, element):
     script = tmp_path / "example.crm"
     script.write_text(text.replace("stonith-enabled=true", "stonith-enabled=false"))
     env = dict(os.environ, CIB_file=str(cib))
-    loaded = subprocess.run(["crm", "configure", "load", "update", str(script)], env=env,
-                            capture_output=True, text=True, timeout=120)
+    # crmsh checks the agent's meta-data, and finds agents only under /usr/lib/ocf.
+    destdir = os.path.join(public_tmp, "destdir")
+    install(destdir)
+    loaded = subprocess.run(as_if_installed(["crm", "configure", "load", "update", str(script)],
+                                            destdir),
+                            env=env, capture_output=True, text=True, timeout=120)
     assert loaded.returncode == 0, loaded.stderr
     verified = subprocess.run(["crm_verify", "-L"], env=env, capture_output=True, text=True)
     assert verified.returncode == 0, verified.stderr
