@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import statistics
 import sys
+import time
 
-from common import DUMMY, DUMMYPY, ocf_env, real_lab, row, time_process
+from common import DUMMY, DUMMYPY, moosefs_lines, ocf_env, real_lab, row, time_process
 
 from tests.agentlib import AGENT, CLONE_META, call
 
@@ -31,8 +32,10 @@ def stub_tools(base: str) -> str:
 
 
 def main() -> int:
-    with real_lab() as (base, lab):
-        measure(base, lab)
+    for label, path_prefix in moosefs_lines():
+        print("== %s" % label)
+        with real_lab(path_prefix) as (base, lab):
+            measure(base, lab)
     return 0
 
 
@@ -67,8 +70,27 @@ def measure(base: str, lab) -> None:
                 times = time_process([agent, action], dummy_env, RUNS)
                 print(row("%s %s (ratio to ours)" % (label, action), times,
                           statistics.median(ours)))
+    print_promote_cycles(envs["a"])
     for name in ("a", "b"):
         call("stop", envs[name])
+
+
+def print_promote_cycles(env: dict[str, str], cycles: int = 3) -> None:
+    """Demote and promote the master again (tiny metadata): the agent's whole promote,
+    as Pacemaker would time it, and the steps it logged."""
+    promotes, demotes = [], []
+    for _ in range(cycles):
+        for action, times in (("demote", demotes), ("promote", promotes)):
+            started = time.perf_counter()
+            outcome = call(action, dict(env, PCMK_logfacility="none"))
+            times.append((time.perf_counter() - started) * 1000)
+            assert outcome.code == 0, outcome
+            steps = outcome.stderr
+    print(row("mfsmaster demote (clean stop of the master)", demotes))
+    print(row("mfsmaster promote (tiny metadata)", promotes))
+    for line in steps.splitlines():
+        if " step " in line:
+            print("    last promote: " + line.split(" INFO: ", 1)[-1])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from common import ROOT, real_lab
+from common import ROOT, moosefs_lines, real_lab
 
 sys.path.insert(0, ROOT)
 
@@ -64,8 +64,10 @@ def fresh_copy(lab: Lab, source: str, name: str):
 
 
 def main() -> int:
-    with real_lab() as (base, lab):
-        measure(base, lab)
+    for label, path_prefix in moosefs_lines():
+        print("== %s" % label)
+        with real_lab(path_prefix) as (base, lab):
+            measure(base, lab)
     return 0
 
 
