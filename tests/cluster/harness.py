@@ -43,8 +43,13 @@ def wait_for(predicate, timeout: float, step: float = 0.2, what: str = "conditio
 
 class Cluster:
     def __init__(self, prefix: str = "mfshat", nodes: int = 3, net: str = "10.99.0",
-                 token_ms: int = 1000, state: str | None = None) -> None:
+                 token_ms: int = 1000, state: str | None = None,
+                 moosefs_prefix: str | None = None) -> None:
+        """`moosefs_prefix`: a MooseFS installed under a prefix of its own (the 4.x build
+        of scripts/moosefs4), put first on every node's PATH; else the system's."""
         self.prefix = prefix
+        self.path = ("%s/sbin:%s/bin:" % (moosefs_prefix, moosefs_prefix)
+                     if moosefs_prefix else "") + PATH
         self.nodes = ["node%d" % i for i in range(1, nodes + 1)]
         self.client = "client"
         self.net = net
@@ -100,7 +105,7 @@ class Cluster:
         pid = self.pid1(node)
         if not pid:
             raise ClusterError("node %s is not running" % node)
-        variables = ["HOME=/root", "PATH=" + PATH, "LANG=C.UTF-8"]
+        variables = ["HOME=/root", "PATH=" + self.path, "LANG=C.UTF-8"]
         variables += ["%s=%s" % item for item in (env or {}).items()]
         command = ['echo $$ > "$0/cgroup.procs" && exec "$@"', os.path.join(self.cgroup, node),
                    "nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--wd=/", "--",
@@ -215,7 +220,7 @@ class Cluster:
         log = open(os.path.join(self.node_dir(node), "init.log"), "a")
         launcher = subprocess.Popen(
             ["bash", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', group,
-             "env", "-i", "PATH=" + PATH, "unshare", "--net", "--mount", "--uts", "--ipc",
+             "env", "-i", "PATH=" + self.path, "unshare", "--net", "--mount", "--uts", "--ipc",
              "--pid", "--fork", "--mount-proc", "--propagation", "private",
              os.path.join(HERE, "node-init"), node, self.state, self.ocf_tree,
              os.path.join(HERE, "sbin")],
@@ -242,8 +247,9 @@ class Cluster:
         if not self.running(node, "pacemakerd"):
             self.nx(node, ["bash", "-c", "exec setsid -f pacemakerd </dev/null "
                            ">>/var/log/pacemaker/pacemakerd.out 2>&1"],
-                    env={"PCMK_logfile": "/var/log/pacemaker/pacemaker.log",
-                         "PCMK_logfacility": "none"})
+                    # No syslog and no PCMK_logfile: Pacemaker logs to its default
+                    # file, and agents' log lines reach it only through their stderr.
+                    env={"PCMK_logfacility": "none"})
         wait_for(lambda: self.running(node, "pacemakerd"), 10, what="pacemakerd on %s" % node)
 
     def power_on(self, node: str) -> None:

@@ -84,6 +84,12 @@ def test_planned_switchover_with_move_and_standby(cluster, client):
     timing = sc.timed_failover(cluster, client, lambda: sc.switchover(cluster, target), old)
     print("switchover %s -> %s: %s" % (old, timing.new_promoted, timing.row()))
     assert timing.new_promoted == target
+    # The agent's step lines reach the Pacemaker log (through execd: no syslog, no file).
+    promoted_log = cluster.log_tail(target, 4000)
+    for words in ("step metalogger stop", "step restore: restored to version",
+                  "step first accepted connection", "promoted: metadata restored to version"):
+        assert words in promoted_log, words
+    assert "step master stop: clean" in cluster.log_tail(old, 4000)
     sc.clear_moves(cluster)
     client.write("after-move", 40)
     promoted = check_everything(cluster, client)
