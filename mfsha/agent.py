@@ -158,24 +158,35 @@ def yield_mark(ctx: Context) -> StateFile:
 
 
 class Freshness:
-    """A published 'version:metadata-id' pair; metadata id 0 means not known yet."""
+    """'version:metadata-id', as a node publishes it; metadata id 0 means not known yet.
+    The high-water mark adds ':node:fingerprint': the master that reached the version,
+    and the fingerprint of its last change (moosefs.history.fingerprint; may be empty).
+    A mark written before nodes were recorded names no node."""
 
-    def __init__(self, version: int, metaid: int) -> None:
+    def __init__(self, version: int, metaid: int, node: str = "", fingerprint: str = "") -> None:
         self.version = version
         self.metaid = metaid
+        self.node = node
+        self.fingerprint = fingerprint
 
     @classmethod
     def parse(cls, text: str | None) -> "Freshness | None":
-        if not text or ":" not in text:
+        fields = (text or "").split(":")
+        if len(fields) < 2:
             return None
-        version, _, metaid = text.partition(":")
         try:
-            return cls(int(version), int(metaid, 16))
-        except ValueError:
+            return cls(int(fields[0]), int(fields[1], 16), *fields[2:4])
+        except (ValueError, TypeError):
             return None
 
     def text(self) -> str:
-        return "%d:%016X" % (self.version, self.metaid)
+        core = "%d:%016X" % (self.version, self.metaid)
+        return core + (":%s:%s" % (self.node, self.fingerprint) if self.node else "")
+
+    def known(self, me: str):
+        """The cluster's knowledge for moosefs.history, as node `me` sees it."""
+        from moosefs.history import Known
+        return Known(self.version, self.node == me, self.fingerprint)
 
     def same_filesystem(self, other: "Freshness") -> bool:
         return not self.metaid or not other.metaid or self.metaid == other.metaid
@@ -208,10 +219,11 @@ def rank_score(own, empty: bool, hwm: Freshness | None, peers: dict[str, Freshne
     return max(LOWEST_RANKED_SCORE, BEST_SCORE - RANK_STEP * len(fresher))
 
 
-def own_freshness(site: Site, thorough: bool = False):
-    """(Freshness or None, inspection) of this node's data directory."""
+def own_freshness(ctx: Context, site: Site, hwm: Freshness | None):
+    """(Freshness or None, inspection) of this node's data directory, read with what
+    the cluster knows of its history (the high-water mark)."""
     from moosefs.inspect import inspect
-    found = inspect(site.data_path, thorough=thorough)
+    found = inspect(site.data_path, known=hwm.known(ctx.env.node_name) if hwm else None)
     if not found.restorable:
         return None, found
     return Freshness(found.version, found.metaid), found
@@ -228,13 +240,19 @@ def refresh_hwm(ctx: Context) -> Freshness | None:
     return hwm
 
 
-def raise_hwm(ctx: Context, reached: Freshness) -> None:
-    """Record a version a master reached, if it is above the known high-water mark."""
+def record_hwm(ctx: Context, site: Site, version: int, metaid: int, always: bool = False) -> None:
+    """Record that this node, as master, reached `version`, with the fingerprint of its
+    last change. `always` (promote): the cluster now follows this node's history even if
+    the mark was higher (a forced promotion). Otherwise only a higher version, or one
+    reached by another master than the recorded one, is written."""
+    from moosefs.inspect import change_fingerprint
     state = local_state(ctx)
     known = cached_hwm(state.read())
-    if known is not None and known.version >= reached.version and \
-            (known.metaid or not reached.metaid):
+    me = ctx.env.node_name
+    if not always and known is not None and known.node == me and \
+            known.version >= version and (known.metaid or not metaid):
         return
+    reached = Freshness(version, metaid, me, change_fingerprint(site.data_path, version))
     if ctx.cluster.set_property(hwm_property(ctx), reached.text()):
         state.update(hwm=reached.text())
 
@@ -258,7 +276,7 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
     promote compares exactly."""
     state = local_state(ctx)
     remembered = state.read()
-    own, found = own_freshness(site)
+    own, found = own_freshness(ctx, site, cached_hwm(remembered))
     # "0:0" says "nothing to offer", so that a promote elsewhere need not wait for us.
     value = (own or NOTHING).text()
     changed = moved(Freshness.parse(remembered.get("published")), own or NOTHING)
@@ -438,20 +456,25 @@ def keep_promoted(ctx: Context, site: Site, state: StateFile) -> None:
     remembered = state.read()
     if time.time() - float(remembered.get("hwm_checked_at") or 0) < HWM_REFRESH_SECONDS:
         return
-    own, _ = own_freshness(site)
     known = cached_hwm(remembered)
+    own, _ = own_freshness(ctx, site, known)
     if own is not None and (known is None or own.version > known.version + CHANGE_TOLERANCE
                             or not own.same_filesystem(known)):
-        raise_hwm(ctx, own)
+        record_hwm(ctx, site, own.version, own.metaid)
     state.update(hwm_checked_at="%d" % time.time())
 
 
 def start_metalogger(ctx: Context, site: Site) -> None:
     from moosefs.daemons import DaemonError
     from moosefs.restore import prepare_for_metalogger
-    archive = prepare_for_metalogger(site.data_path, site.archiver(ctx))
+    hwm = cached_hwm(local_state(ctx).read())
+    # The mark lags the master by up to CHANGE_TOLERANCE changes.
+    master_at_most = hwm.version + CHANGE_TOLERANCE if hwm else None
+    archive = prepare_for_metalogger(site.data_path, site.archiver(ctx),
+                                     hwm.known(ctx.env.node_name) if hwm else None,
+                                     master_at_most)
     if archive:
-        ctx.log.info("older metalogger files set aside into %s" % archive)
+        ctx.log.info("before the metalogger starts, files set aside into %s" % archive)
     try:
         site.metalogger.start(ctx.deadline.remaining())
     except DaemonError as error:
@@ -475,7 +498,7 @@ def stop_master(ctx: Context, site: Site) -> None:
         return
     image = read_image(os.path.join(site.data_path, "metadata.mfs"))
     if image.valid:
-        raise_hwm(ctx, Freshness(image.version, image.metaid))
+        record_hwm(ctx, site, image.version, image.metaid)
         ctx.log.info("mfsmaster stopped cleanly at version %d" % image.version)
 
 
@@ -518,11 +541,14 @@ def refuse_promotion(ctx: Context, site: Site, reason: str) -> None:
     raise OCFError(codes.ERR_GENERIC, reason)
 
 
-def elect(ctx: Context, site: Site, own: Freshness | None, found) -> Freshness | None:
-    """Refuse unless this node may be promoted; returns the high-water mark."""
+def elect(ctx: Context, site: Site, own: Freshness | None, found, hwm: Freshness | None) -> None:
+    """Refuse unless this node may be promoted."""
     allow_loss = ctx.params.boolean("allow_data_loss")
-    hwm = refresh_hwm(ctx)
     peers = partition_peers(ctx, own)
+    if own is None and found.verdict == "undecided":
+        refuse_promotion(ctx, site, "%s: %s; or record the last master with crm_attribute "
+                         "--type crm_config --name %s --update VERSION:METADATA_ID:NODE"
+                         % (site.data_path, found.reason, hwm_property(ctx)))
     if own is None and found.verdict != "empty":
         refuse_promotion(ctx, site, "metadata in %s cannot be restored: %s" % (
             site.data_path, found.reason))
@@ -549,7 +575,6 @@ def elect(ctx: Context, site: Site, own: Freshness | None, found) -> Freshness |
                          "create a new file system on a new cluster" % site.data_path)
     if own is None and fresher:
         refuse_promotion(ctx, site, "no metadata here while peers have some")
-    return hwm
 
 
 def action_promote(ctx: Context) -> int:
@@ -565,11 +590,11 @@ def action_promote(ctx: Context) -> int:
     with ctx.log.step("metalogger stop"):
         site.metalogger.stop(ctx.deadline.remaining() / 4)  # a clean stop flushes its last lines
     with ctx.log.step("inspection") as step:
-        own, found = own_freshness(site)
-        step.note = found.summary()
-    with ctx.log.step("election") as step:
-        hwm = elect(ctx, site, own, found)
-        step.note = "high-water mark %s" % (hwm.text() if hwm else "none")
+        hwm = refresh_hwm(ctx)
+        own, found = own_freshness(ctx, site, hwm)
+        step.note = "%s; high-water mark %s" % (found.summary(), hwm.text() if hwm else "none")
+    with ctx.log.step("election"):
+        elect(ctx, site, own, found, hwm)
     result = restore_metadata(ctx, site, own is None, hwm)
     start_master(ctx, site)
     state.update(promoted="1")
@@ -577,7 +602,7 @@ def action_promote(ctx: Context) -> int:
     ctx.cluster.delete_private(freshness_attribute(ctx))
     state.update(published="")
     yield_mark(ctx).remove()
-    raise_hwm(ctx, Freshness(result.version, result.metaid))
+    record_hwm(ctx, site, result.version, result.metaid, always=True)
     ctx.log.info("promoted: metadata restored to version %d, mfsmaster serving (%.3f s in all)"
                  % (result.version, time.monotonic() - started))
     return codes.SUCCESS
@@ -591,7 +616,8 @@ def restore_metadata(ctx: Context, site: Site, create: bool, hwm: Freshness | No
         try:
             result = restore(site.master_cfg, ctx.deadline, site.archiver(ctx),
                              allow_create=create, expect_metaid=hwm.metaid if enforce else 0,
-                             minimum_version=hwm.version if enforce else 0)
+                             minimum_version=hwm.version if enforce else 0,
+                             known=hwm.known(ctx.env.node_name) if hwm else None)
         except RestoreError as error:
             step.note = str(error)
             refuse_promotion(ctx, site, "restore failed: %s" % error)

@@ -35,11 +35,11 @@ def changelog_name(name: str) -> tuple[str, int] | None:
 class Image:
     """A `metadata*` file's header: what `mfsmaster -a` would see."""
 
-    __slots__ = ("name", "signature", "version", "metaid", "complete", "readable", "size",
-                 "mtime")
+    # No modification time: which history is the cluster's never rests on file times.
+    __slots__ = ("name", "signature", "version", "metaid", "complete", "readable", "size")
 
     def __init__(self, name: str, signature: str, version: int, metaid: int,
-                 complete: bool, readable: bool, size: int, mtime: float) -> None:
+                 complete: bool, readable: bool, size: int) -> None:
         self.name = name
         self.signature = signature
         self.version = version
@@ -47,7 +47,6 @@ class Image:
         self.complete = complete
         self.readable = readable
         self.size = size
-        self.mtime = mtime
 
     @property
     def valid(self) -> bool:
@@ -97,7 +96,7 @@ def read_image(path: str) -> Image:
                 stream.seek(-len(EOF_MARKER), os.SEEK_END)
                 tail = stream.read(len(EOF_MARKER))
     except OSError:
-        return Image(name, "", 0, 0, False, False, 0, 0.0)
+        return Image(name, "", 0, 0, False, False, 0)
     signature = head[:8]
     version = metaid = 0
     complete = False
@@ -115,7 +114,7 @@ def read_image(path: str) -> Image:
         # images older than format 1.6 carry no EOF marker at all
         complete = tail == EOF_MARKER or format_version < 0x16
     return Image(name, signature.decode("latin-1"), version, metaid, complete, True,
-                 stat.st_size, stat.st_mtime)
+                 stat.st_size)
 
 
 class Changelog:
@@ -129,7 +128,7 @@ class Changelog:
 
     __slots__ = ("name", "kind", "number", "first", "last", "partial_tail", "size",
                  "readable", "segments", "garbage_at", "garbage_offset", "garbage_index",
-                 "thorough", "mtime", "idle_entries")
+                 "thorough", "idle_entries")
 
     def __init__(self, name: str) -> None:
         parsed = changelog_name(name)
@@ -145,7 +144,6 @@ class Changelog:
         self.garbage_offset: int | None = None
         self.garbage_index: int | None = None  # first segment mfsmaster would not read
         self.thorough = False
-        self.mtime = 0.0
         self.idle_entries = 0  # IDLE() changes found by a thorough reading (MooseFS 4 only)
 
     def split_at_garbage(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -202,7 +200,7 @@ def read_changelog(path: str, thorough: bool = False) -> Changelog:
     log = Changelog(os.path.basename(path))
     try:
         stat = os.stat(path)
-        log.size, log.mtime = stat.st_size, stat.st_mtime
+        log.size = stat.st_size
         with open(path, "rb") as stream:
             # Only the id of the first line is needed: a line may be 200 kB long.
             head = stream.read(_ID_PREFIX_BYTES)
@@ -246,3 +244,20 @@ def _scan(stream, log: Changelog) -> None:
     if previous:
         segments.append((start, previous))
     log.segments = segments
+
+
+def find_line(path: str, change_id: int) -> bytes | None:
+    """The complete line of change `change_id` in a changelog (None when absent). The
+    last line is looked at first: a master's current change is there."""
+    try:
+        with open(path, "rb") as stream:
+            last, _ = _last_complete_line(stream, os.fstat(stream.fileno()).st_size)
+            if _line_id(last) == change_id:
+                return last + b"\n"
+            stream.seek(0)
+            for line in stream:
+                if line.endswith(b"\n") and _line_id(line) == change_id:
+                    return line
+    except OSError:
+        pass
+    return None

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 from . import history
-from .files import (Changelog, Image, changelog_name, is_image_name, read_changelog,
-                    read_image)
+from .files import (Changelog, Image, changelog_name, find_line, is_image_name,
+                    read_changelog, read_image)
 
 RESTORABLE = "restorable"
 NO_IMAGE = "no-image"
@@ -20,6 +20,8 @@ HOLE = "hole"
 INCOMPLETE = "incomplete"
 UNREADABLE = "unreadable"
 EMPTY = "empty"  # no metadata files at all: a brand-new node
+UNDECIDED = "undecided"  # the history rule cannot tell which files are the cluster's
+DIVERGED = "diverged"  # the files hold another change where the cluster's branch has its own
 
 
 class Repair:
@@ -54,6 +56,7 @@ class Inspection:
         self.reason = ""
         self.repairs: list[Repair] = []
         self.source = ""
+        self.source_why = ""  # why the history rule chose `source`
 
     @property
     def restorable(self) -> bool:
@@ -133,9 +136,10 @@ def _readable_by(path: str, uid: int, gids: set[int]) -> bool:
     return bool(stat.st_mode & 0o004)
 
 
-def inspect(data_path: str, thorough: bool = False, owner: tuple[int, set[int]] | None = None
-            ) -> Inspection:
-    """Inspect `data_path`. `owner` is (uid, gids) of WORKING_USER, to check readability."""
+def inspect(data_path: str, thorough: bool = False, owner: tuple[int, set[int]] | None = None,
+            known: history.Known | None = None) -> Inspection:
+    """Inspect `data_path`. `owner` is (uid, gids) of WORKING_USER, to check readability;
+    `known` is what the cluster knows of its history (moosefs.history)."""
     result = Inspection(data_path)
     try:
         image_names, log_names = list_files(data_path)
@@ -154,8 +158,11 @@ def inspect(data_path: str, thorough: bool = False, owner: tuple[int, set[int]] 
         result.verdict, result.reason = EMPTY, "no metadata files"
         return result
     selection = history.select(result.images, result.changelogs,
-                               lambda imgs, logs: merge(imgs, logs)[0])
-    result.source = selection.source
+                               lambda imgs, logs: merge(imgs, logs)[0], known)
+    if selection.undecided:
+        result.verdict, result.reason = UNDECIDED, selection.undecided
+        return result
+    result.source, result.source_why = selection.source, selection.why
     for name, why in sorted(selection.set_aside.items()):
         result.repairs.append(Repair(Repair.SET_ASIDE, name, why))
     result.repairs.extend(_log_repairs(selection.changelogs, selection.images))
@@ -165,7 +172,34 @@ def inspect(data_path: str, thorough: bool = False, owner: tuple[int, set[int]] 
                 result.repairs.append(Repair(Repair.CHOWN, item.name,
                                              "not readable by the MooseFS working user"))
     _judge(result, selection)
+    if thorough and known is not None and known.fingerprint and result.restorable:
+        _prove_branch(result, selection, known)
     return result
+
+
+def change_fingerprint(data_path: str, version: int,
+                       changelogs: list[Changelog] | None = None) -> str:
+    """Fingerprint (history.fingerprint) of the change just below `version`, i.e. the
+    last change a master at `version` made; "" when no changelog here holds it."""
+    wanted = version - 1
+    if changelogs is None:
+        changelogs = [read_changelog(os.path.join(data_path, n)) for n in list_files(data_path)[1]]
+    for log in changelogs:
+        if log.usable and log.first <= wanted <= log.last:
+            line = find_line(os.path.join(data_path, log.name), wanted)
+            if line is not None:
+                return history.fingerprint(line)
+    return ""
+
+
+def _prove_branch(result: Inspection, selection: history.Selection, known: history.Known) -> None:
+    """Rule 5 of moosefs.history: the change below the known version must be the same."""
+    found = change_fingerprint(result.data_path, known.version, selection.changelogs)
+    if found and found != known.fingerprint:
+        result.verdict = DIVERGED
+        result.reason = ("change %d here differs from the one the cluster's last master wrote "
+                         "(fingerprint %s, expected %s): these files are another branch"
+                         % (known.version - 1, found, known.fingerprint))
 
 
 def _log_repairs(changelogs: list[Changelog], images: list[Image]) -> list[Repair]:

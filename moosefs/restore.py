@@ -27,7 +27,7 @@ from .archive import Archiver, ArchiveError, drop_prefix, truncate_at
 from .config import Config
 from .daemons import Master
 from .files import NEW_SIGNATURE, read_image
-from .history import METALOGGER, kind_of
+from .history import MASTER, METALOGGER, Known, kind_of
 from .inspect import EMPTY, RESTORABLE, Inspection, Repair, inspect
 
 RESTORED_NAME = "metadata.mfs"
@@ -129,8 +129,9 @@ def _preselect_for_metarestore(data_path: str, inspection: Inspection, archiver:
 
 def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generation | None = None,
             allow_create: bool = False, expect_metaid: int = 0,
-            minimum_version: int = 0) -> RestoreResult:
-    """Restore cfg.data_path into a master-ready metadata.mfs. `deadline` has remaining()."""
+            minimum_version: int = 0, known: Known | None = None) -> RestoreResult:
+    """Restore cfg.data_path into a master-ready metadata.mfs. `deadline` has remaining();
+    `known` is what the cluster knows of its history (moosefs.history)."""
     from procrun import run
     data_path = cfg.data_path
     master = Master(cfg.path, data_path)
@@ -138,7 +139,7 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
         raise RestoreError("mfsmaster (pid %d) already runs on %s: refusing to restore under it"
                            % (master.pid(), data_path))
     owner = Owner(cfg.working_user, cfg.working_group)
-    found = inspect(data_path, thorough=True, owner=owner.check_tuple())
+    found = inspect(data_path, thorough=True, owner=owner.check_tuple(), known=known)
     if found.verdict == EMPTY:
         if not allow_create:
             raise RestoreError("no metadata in %s; a new empty file system is created only "
@@ -156,7 +157,7 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
     generation = generation or gen.detect()
     refuse_newer_history(generation, found)
     archive = apply_repairs(data_path, found.repairs, archiver, "before-restore")
-    repaired = inspect(data_path, thorough=True, owner=owner.check_tuple())
+    repaired = inspect(data_path, thorough=True, owner=owner.check_tuple(), known=known)
     leftover = [r for r in repaired.repairs if r.kind != Repair.CHOWN]
     if repaired.verdict != RESTORABLE or repaired.version != found.version or leftover:
         raise RestoreError("after repairs %s no longer restores to %d: %s %s" % (
@@ -197,13 +198,30 @@ def refuse_newer_history(generation: gen.Generation, found: Inspection) -> None:
         raise RestoreError(why)
 
 
-def prepare_for_metalogger(data_path: str, archiver: Archiver) -> str | None:
-    """Before a metalogger starts here: when this node's own master files are the newest
-    history, set the older metalogger files aside, so the new metalogger does not append
-    to a changelog from before this node's stint as master."""
-    found = inspect(data_path, thorough=False)
+def prepare_for_metalogger(data_path: str, archiver: Archiver, known: Known | None,
+                           master_at_most: int | None) -> str | None:
+    """Before a metalogger starts here. Returns the archive written, if any.
+
+    * When this node's own master files are the cluster's newest history (rule 3(a) of
+      moosefs.history), the older metalogger files are set aside, so that the metalogger
+      does not append to a changelog from before this node's stint as master.
+    * A metalogger that finds its files ahead of the master it connects to deletes all of
+      its changelogs ("some changes lost", mfsmetalogger/masterconn.c): after a forced
+      promotion elsewhere, a branch ahead of the new master would vanish. When the
+      metalogger files restore above `master_at_most` (the most the master it will follow
+      can have reached), a copy goes into the archive first.
+    """
+    found = inspect(data_path, thorough=False, known=known)
     stale = [r for r in found.repairs
              if r.kind == Repair.SET_ASIDE and kind_of(r.name) == METALOGGER]
-    if found.source == METALOGGER or not stale:
-        return None
-    return apply_repairs(data_path, stale, archiver, "before-metalogger")
+    if found.source == MASTER and stale:
+        return apply_repairs(data_path, stale, archiver, "before-metalogger")
+    if found.source == METALOGGER and master_at_most is not None \
+            and found.version > master_at_most:
+        names = [i.name for i in found.images] + [c.name for c in found.changelogs]
+        names = [n for n in names if kind_of(n) == METALOGGER]
+        try:
+            return archiver.store(data_path, names, "metalogger-ahead-of-master-%d" % found.version)
+        except ArchiveError as error:
+            raise RestoreError(str(error)) from None
+    return None

@@ -60,6 +60,13 @@ class Node:
     def metalogger_pid(self) -> int:
         return _lock_owner(os.path.join(self.data, ".mfsmetalogger.lock"))
 
+    def version(self) -> int:
+        """What this node's files restore to in its current role: its own master files
+        while it runs mfsmaster, else its metalogger files."""
+        from moosefs.history import Known
+        from moosefs.inspect import inspect
+        return inspect(self.data, known=Known(0, bool(self.master_pid()))).version
+
 
 class Lab:
     def __init__(self, base: str) -> None:

@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from moosefs import inspect
 from moosefs.daemons import Metalogger
 from tests.agentlib import CLONE_META, call, install, notify_env
 from tests.fakecluster import FakeCluster
@@ -86,7 +85,7 @@ class Instances:
 
 
 def version_of(lab, name):
-    return inspect.inspect(lab.node(name).data).version
+    return lab.node(name).version()
 
 
 def test_three_instances_elect_the_freshest_and_keep_every_file(public_tmp, lab):

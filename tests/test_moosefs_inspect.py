@@ -1,6 +1,10 @@
 import os
 
+import pytest
+
+from moosefs import history
 from moosefs import inspect as ins
+from moosefs.history import Known
 from moosefs.inspect import Repair
 from tests.synthetic import METAID, write_changelog, write_image
 
@@ -67,26 +71,72 @@ def test_partial_last_line_is_trimmed_not_dropped(tmp_path):
     assert trim[0].offset == os.path.getsize(tmp_path / "changelog_ml.0.mfs") - len(b"16803: 17956")
 
 
-def test_leftover_master_files_of_a_diverged_branch_are_set_aside(tmp_path):
-    # This node was master up to 21307 on a branch the cluster abandoned; its
-    # metalogger has since followed the new master (newer files, lower version).
-    write_image(str(tmp_path / "metadata.mfs"), 21307, mtime=OLD)
+@pytest.mark.parametrize("master_mtime,ml_mtime", [(OLD, NEW), (NEW, OLD)])
+def test_leftover_master_files_of_a_diverged_branch_are_set_aside(tmp_path, master_mtime,
+                                                                  ml_mtime):
+    # This node was master up to 21307 on a branch the cluster abandoned; its metalogger
+    # has since followed the new master, which the cluster knows was another node. The
+    # files' times do not matter: hand copies and clock steps make them lie.
+    write_image(str(tmp_path / "metadata.mfs"), 21307, mtime=master_mtime)
     write_changelog(str(tmp_path / "changelog.0.mfs"), range(16803, 21307),
-                    text="CREATE(1804,DIVERGENT)", mtime=OLD)
-    ml_dir(tmp_path, mtime=NEW)
-    found = ins.inspect(str(tmp_path), thorough=True)
+                    text="CREATE(1804,DIVERGENT)", mtime=master_mtime)
+    ml_dir(tmp_path, mtime=ml_mtime)
+    found = ins.inspect(str(tmp_path), thorough=True, known=Known(16700, False))
     assert (found.verdict, found.version, found.source) == (ins.RESTORABLE, 16803, "metalogger")
     assert {(Repair.SET_ASIDE, "metadata.mfs"), (Repair.SET_ASIDE, "changelog.0.mfs")} <= kinds(found)
+    assert "last master (version 16700) was another node" in found.source_why
 
 
-def test_own_newest_image_is_kept_over_older_metalogger_files(tmp_path):
-    # Clean demotion at 20000 and a cold start: the metalogger received nothing since.
-    ml_dir(tmp_path, mtime=OLD)
-    write_image(str(tmp_path / "metadata.mfs"), 20000, mtime=NEW)
-    found = ins.inspect(str(tmp_path), thorough=True)
+@pytest.mark.parametrize("master_mtime,ml_mtime", [(NEW, OLD), (OLD, NEW)])
+def test_the_last_masters_own_newest_image_is_kept_over_older_metalogger_files(
+        tmp_path, master_mtime, ml_mtime):
+    # Clean demotion at 20000 and a cold start of the whole cluster: this node was the
+    # last master, so its own files are the cluster's newest history.
+    ml_dir(tmp_path, mtime=ml_mtime)
+    write_image(str(tmp_path / "metadata.mfs"), 20000, mtime=master_mtime)
+    found = ins.inspect(str(tmp_path), thorough=True, known=Known(20000, True))
     assert (found.verdict, found.version, found.source) == (ins.RESTORABLE, 20000, "master")
     assert (Repair.SET_ASIDE, "metadata_ml.mfs.back") in kinds(found)
     assert not any(r.name == "metadata.mfs" for r in found.repairs)
+
+
+def test_the_last_masters_files_below_the_version_it_reached_yield_to_the_metalogger(tmp_path):
+    # A crashed master whose own changelog lost its last lines: below the known version.
+    ml_dir(tmp_path)
+    write_image(str(tmp_path / "metadata.mfs.back"), 16294)
+    write_changelog(str(tmp_path / "changelog.0.mfs"), range(16294, 16700))
+    found = ins.inspect(str(tmp_path), thorough=True, known=Known(16750, True))
+    assert (found.verdict, found.source, found.version) == (ins.RESTORABLE, "metalogger", 16803)
+
+
+def test_unknown_cluster_history_with_higher_master_files_is_undecided(tmp_path):
+    ml_dir(tmp_path)
+    write_image(str(tmp_path / "metadata.mfs"), 21307)
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert (found.verdict, found.source, found.repairs) == (ins.UNDECIDED, "", [])
+    assert "master files restore to 21307, metalogger files to 16803" in found.reason
+    assert "to decide by hand, move the files" in found.reason
+
+
+def test_last_master_whose_metalogger_files_are_higher_is_undecided(tmp_path):
+    write_image(str(tmp_path / "metadata.mfs"), 15000)
+    ml_dir(tmp_path)
+    found = ins.inspect(str(tmp_path), known=Known(15000, True))
+    assert found.verdict == ins.UNDECIDED and "cannot explain" not in found.reason
+    assert "restore higher than its own" in found.reason
+
+
+def test_the_fingerprint_of_the_last_change_proves_the_branch(tmp_path):
+    ml_dir(tmp_path)  # its changes 16294..16802 read "ACCESS(1)"
+    same = history.fingerprint(b"16499: 1795604984|ACCESS(1)\n")
+    found = ins.inspect(str(tmp_path), thorough=True, known=Known(16500, False, same))
+    assert found.verdict == ins.RESTORABLE
+    assert ins.change_fingerprint(str(tmp_path), 16500) == same
+    other = history.fingerprint(b"16499: 1795604984|CREATE(1,x)\n")
+    diverged = ins.inspect(str(tmp_path), thorough=True, known=Known(16500, False, other))
+    assert diverged.verdict == ins.DIVERGED and "change 16499 here differs" in diverged.reason
+    # A fast inspection (monitor) reads no lines: no proof, no refusal.
+    assert ins.inspect(str(tmp_path), known=Known(16500, False, other)).restorable
 
 
 def test_master_files_below_metalogger_files_are_set_aside(tmp_path):
@@ -183,6 +233,24 @@ def test_operator_command_line(tmp_path, capsys):
     assert "verdict: restorable" in out and "version: 16803" in out
     assert "restore would set-aside metadata_ml.mfs.back.1" in out
     assert main(["moosefs", "inspect", str(tmp_path / "missing")]) == 1
+
+
+def test_operator_command_line_states_the_history_chosen_and_why(tmp_path, capsys):
+    from moosefs.__main__ import main
+    ml_dir(tmp_path)
+    write_image(str(tmp_path / "metadata.mfs"), 21307)
+    assert main(["moosefs", "inspect", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "verdict: undecided" in out and "cluster knowledge: none given" in out
+    assert main(["moosefs", "inspect", str(tmp_path), "--known", "16800"]) == 0
+    out = capsys.readouterr().out
+    assert "history used: metalogger (the cluster's last master (version 16800) was another " \
+           "node" in out and "restore would set-aside metadata.mfs:" in out
+    assert main(["moosefs", "inspect", str(tmp_path), "--known", "21000",
+                 "--last-master-here"]) == 0
+    assert "history used: master (this node was the cluster's last master" in \
+        capsys.readouterr().out
+    assert main(["moosefs", "inspect", str(tmp_path), "--known", "x"]) == 2
 
 
 def test_backward_jump_keeps_the_part_mfsmaster_reads(tmp_path):

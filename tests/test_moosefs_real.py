@@ -4,23 +4,27 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
 from moosefs import config, inspect
 from moosefs.archive import Archiver, default_folder
 from moosefs.daemons import Master, Metalogger
+from moosefs.files import read_image
+from moosefs.history import Known
+from moosefs.inspect import change_fingerprint
 from moosefs.restore import RestoreError, restore
 from procrun import Deadline
 from tests.mfslab import CL_PORT, CS_PORT, ML_PORT, wait_until
 
 
 
-def promote(node, allow_create=False):
+def promote(node, allow_create=False, known=None):
     cfg = config.master(node.master_cfg)
     Metalogger(node.metalogger_cfg, node.data).stop(20)
     result = restore(cfg, Deadline(60, reserve=0), Archiver(default_folder(node.data)),
-                     allow_create=allow_create)
+                     allow_create=allow_create, known=known)
     Master(node.master_cfg, node.data).start(30)
     return result
 
@@ -29,15 +33,19 @@ def start_metalogger(node):
     Metalogger(node.metalogger_cfg, node.data).start(30)
 
 
+FOLLOWER = Known(0, last_master_here=False)  # read a node's metalogger files, not its own
+MASTER_HERE = Known(0, last_master_here=True)  # read a master's own files
+
+
 def master_version(node) -> int:
     """A master's changelog is flushed as it goes: its directory restores to its version."""
-    return inspect.inspect(node.data).version
+    return inspect.inspect(node.data, known=MASTER_HERE).version
 
 
 def wait_caught_up(master_node, ml_node, timeout=30):
     def same():
         target = master_version(master_node)
-        return inspect.inspect(ml_node.data).version == target and target
+        return inspect.inspect(ml_node.data, known=FOLLOWER).version == target and target
     wait_until(same, timeout, step=0.3, what="metalogger %s to catch up" % ml_node.name)
 
 
@@ -67,7 +75,25 @@ def test_kill_master_restore_on_metalogger_keeps_every_file(lab):
     lab.assert_files(files)
 
 
-def test_diverged_leftovers_are_set_aside_and_the_cluster_history_restored(lab, tmp_path):
+def shift_mtimes(data: str, kind: str, seconds: float) -> None:
+    """What a hand copy or a clock step does to file times (kind: master or metalogger)."""
+    from moosefs.history import kind_of
+    for name in os.listdir(data):
+        if kind_of(name) == kind:
+            moment = time.time() + seconds
+            os.utime(os.path.join(data, name), (moment, moment))
+
+
+MTIME_LIES = {  # how the files' times lie: (kind of files, shift in seconds)
+    "as-written": None,
+    "copied-with-cp": ("master", 0),
+    "clock-an-hour-ahead-then": ("master", 3600),
+    "clock-an-hour-behind-now": ("metalogger", -3600),
+}
+
+
+@pytest.mark.parametrize("lie", sorted(MTIME_LIES))
+def test_diverged_leftovers_are_set_aside_and_the_cluster_history_restored(lab, tmp_path, lie):
     a, b = bring_up(lab)
     common = lab.write_files("common", 100, seed=3)
     wait_caught_up(a, b)
@@ -89,9 +115,16 @@ def test_diverged_leftovers_are_set_aside_and_the_cluster_history_restored(lab, 
     wait_until(lambda: not b.master_pid(), 10, what="master b to die")
     expected_version = master_version(b)
     Metalogger(a.metalogger_cfg, a.data).stop(20)
-    found = inspect.inspect(a.data, thorough=True)
-    assert found.source == "metalogger" and found.version == expected_version
-    result = promote(a)
+    if MTIME_LIES[lie]:
+        shift_mtimes(a.data, *MTIME_LIES[lie])
+    # The cluster knows b was its last master (b's own promote recorded it), near here.
+    known = Known(expected_version - 5, last_master_here=False,
+                  fingerprint=change_fingerprint(b.data, expected_version - 5))
+    assert known.fingerprint
+    found = inspect.inspect(a.data, thorough=True, known=known)
+    assert found.source == "metalogger" and found.version == expected_version, found.summary()
+    assert version_a > expected_version  # the abandoned branch is the higher one
+    result = promote(a, known=known)
     assert result.version == expected_version and result.archive
     lab.assert_files(common)
     lab.assert_files(newer)
@@ -124,7 +157,6 @@ def raw_restore(lab, data_path) -> int | str:
 
 
 def test_stale_lock_never_blocks_a_start_and_a_second_start_adds_no_master(lab):
-    import time
     node = lab.node("a")
     with open(os.path.join(node.data, "metadata.mfs"), "wb") as stream:
         stream.write(b"MFSM NEW")
@@ -167,3 +199,61 @@ def test_a_30_node_refuses_to_restore_history_written_by_4x(lab4, monkeypatch):
     result = promote(a)  # the 4.x binaries restore the same files
     assert result.version >= 1
     lab4.assert_files(files)
+
+
+def test_cold_start_after_a_clean_shutdown_the_last_master_wins_with_its_own_files(lab):
+    a, b = bring_up(lab)
+    files = lab.write_files("before-shutdown", 60, seed=31)
+    wait_caught_up(a, b)
+    assert Master(a.master_cfg, a.data).stop(30)  # clean: metadata.mfs at the last version
+    last = read_image(os.path.join(a.data, "metadata.mfs")).version
+    Metalogger(b.metalogger_cfg, b.data).stop(20)
+    shift_mtimes(a.data, "metalogger", 3600)  # a clock step must not change the choice
+    known = Known(last, True, change_fingerprint(a.data, last))
+    found = inspect.inspect(a.data, thorough=True, known=known)
+    assert (found.verdict, found.source, found.version) == ("restorable", "master", last)
+    follower = inspect.inspect(b.data, thorough=True, known=Known(last, False, known.fingerprint))
+    assert follower.restorable and follower.version <= last
+    assert promote(a, known=known).version == last
+    lab.assert_files(files)
+
+
+def test_cold_start_after_a_crash_of_every_node(lab):
+    a, b = bring_up(lab)
+    files = lab.write_files("before-crash", 60, seed=32)
+    wait_caught_up(a, b)
+    recorded = master_version(a)  # what the last high-water mark said (it lags)
+    files.update(lab.write_files("after-mark", 30, seed=33))
+    wait_caught_up(a, b)
+    for pid in (a.master_pid(), b.metalogger_pid()):
+        os.kill(pid, 9)
+    wait_until(lambda: not a.master_pid() and not b.metalogger_pid(), 10, what="both to die")
+    known = Known(recorded, True, change_fingerprint(a.data, recorded))
+    assert known.fingerprint
+    result = promote(a, known=known)
+    assert result.inspection.source == "master" and result.version > recorded
+    lab.assert_files(files)
+
+
+def test_a_crashed_last_master_whose_metaloggers_are_fresher_yields(lab):
+    a, b = bring_up(lab)
+    files = lab.write_files("all", 80, seed=34)
+    wait_caught_up(a, b)
+    reached = master_version(a)
+    os.kill(a.master_pid(), 9)
+    wait_until(lambda: not a.master_pid(), 10, what="master to die")
+    # a's own changelog lost its last changes (they were in its page cache).
+    log = os.path.join(a.data, "changelog.0.mfs")
+    lines = open(log, "rb").read().splitlines(keepends=True)
+    open(log, "wb").write(b"".join(lines[:-10]))
+    known = Known(reached, True)
+    mine = inspect.inspect(a.data, thorough=True, known=known)
+    # Its own files no longer reach the mark: they are not the cluster's newest history,
+    # and a has no metalogger files: nothing here to promote.
+    assert mine.source == "metalogger" and not mine.restorable, mine.summary()
+    with pytest.raises(RestoreError, match="cannot be restored safely"):
+        restore(config.master(a.master_cfg), Deadline(60, reserve=0),
+                Archiver(default_folder(a.data)), minimum_version=reached, known=known)
+    peer_known = Known(reached, False)
+    assert promote(b, known=peer_known).version == reached
+    lab.assert_files(files)
