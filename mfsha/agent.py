@@ -672,6 +672,7 @@ def action_notify(ctx: Context) -> int:
         if site is not None and site.metalogger.pid() and not site.master.pid():
             refresh_hwm(ctx)
             publish_freshness(ctx, site, force=True)
+            keep_history_ahead_of(ctx, site, note.unames["promote"])
         if me in note.unames["promote"]:
             peers = set(note.unames["unpromoted"]) | set(note.unames["start"])
             local_state(ctx).update(expected_peers=" ".join(sorted(peers - {me})))
@@ -681,6 +682,27 @@ def action_notify(ctx: Context) -> int:
     elif note.key == "post-demote":
         refresh_hwm(ctx)
     return codes.SUCCESS
+
+
+def keep_history_ahead_of(ctx: Context, site: Site, promoted: list[str]) -> None:
+    """Before a node below this one is promoted (allow_data_loss), archive a copy of this
+    running metalogger's files: on reconnecting it would delete them."""
+    from moosefs.restore import RestoreError, copy_if_ahead
+    peers = peer_freshness(ctx, exclude=ctx.env.node_name)
+    target = peers.get(promoted[0]) if promoted else None
+    if target is None:
+        return
+    hwm = cached_hwm(local_state(ctx).read())
+    try:
+        archive = copy_if_ahead(site.data_path, site.archiver(ctx),
+                                hwm.known(ctx.env.node_name) if hwm else None, target.version)
+    except RestoreError as error:
+        ctx.log.warning("history ahead of %s not archived: %s" % (promoted[0], error))
+        return
+    if archive:
+        ctx.log.warning("this node's metalogger history is ahead of %s, which is being "
+                        "promoted: a copy is in %s (the metalogger will drop it)"
+                        % (promoted[0], archive))
 
 
 HANDLERS = {

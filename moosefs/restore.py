@@ -200,28 +200,34 @@ def refuse_newer_history(generation: gen.Generation, found: Inspection) -> None:
 
 def prepare_for_metalogger(data_path: str, archiver: Archiver, known: Known | None,
                            master_at_most: int | None) -> str | None:
-    """Before a metalogger starts here. Returns the archive written, if any.
+    """Before a metalogger starts here; returns the archive written, if any.
 
-    * When this node's own master files are the cluster's newest history (rule 3(a) of
-      moosefs.history), the older metalogger files are set aside, so that the metalogger
-      does not append to a changelog from before this node's stint as master.
-    * A metalogger that finds its files ahead of the master it connects to deletes all of
-      its changelogs ("some changes lost", mfsmetalogger/masterconn.c): after a forced
-      promotion elsewhere, a branch ahead of the new master would vanish. When the
-      metalogger files restore above `master_at_most` (the most the master it will follow
-      can have reached), a copy goes into the archive first.
+    When this node's own master files are the cluster's newest history (rule 3(a) of
+    moosefs.history), the older metalogger files are set aside, so that the metalogger
+    does not append to a changelog from before this node's stint as master. Otherwise
+    see `copy_if_ahead`.
     """
     found = inspect(data_path, thorough=False, known=known)
     stale = [r for r in found.repairs
              if r.kind == Repair.SET_ASIDE and kind_of(r.name) == METALOGGER]
     if found.source == MASTER and stale:
         return apply_repairs(data_path, stale, archiver, "before-metalogger")
-    if found.source == METALOGGER and master_at_most is not None \
-            and found.version > master_at_most:
-        names = [i.name for i in found.images] + [c.name for c in found.changelogs]
-        names = [n for n in names if kind_of(n) == METALOGGER]
-        try:
-            return archiver.store(data_path, names, "metalogger-ahead-of-master-%d" % found.version)
-        except ArchiveError as error:
-            raise RestoreError(str(error)) from None
-    return None
+    return copy_if_ahead(data_path, archiver, known, master_at_most, found)
+
+
+def copy_if_ahead(data_path: str, archiver: Archiver, known: Known | None,
+                  master_at_most: int | None, found: Inspection | None = None) -> str | None:
+    """A metalogger that finds its files ahead of the master it connects to deletes all of
+    its changelogs ("some changes lost", mfsmetalogger/masterconn.c): after a forced
+    promotion, a branch ahead of the new master would vanish. When the metalogger files
+    restore above `master_at_most` (the most the master it follows can have reached), a
+    copy goes into the archive first. Returns the archive written, if any."""
+    found = found or inspect(data_path, thorough=False, known=known)
+    if found.source != METALOGGER or master_at_most is None or found.version <= master_at_most:
+        return None
+    names = [n for n in [i.name for i in found.images] + [c.name for c in found.changelogs]
+             if kind_of(n) == METALOGGER]
+    try:
+        return archiver.store(data_path, names, "metalogger-ahead-%d" % found.version)
+    except ArchiveError as error:
+        raise RestoreError(str(error)) from None

@@ -239,3 +239,94 @@ def test_promote_refuses_metadata_with_a_hole_and_touches_nothing(fake, tmp_path
     assert outcome.code == 1 and "cannot be restored" in outcome.reason
     assert "changes 150 to 159 are missing" in outcome.reason
     assert sorted(os.listdir(data)) == before
+
+
+def test_high_water_mark_text_with_and_without_its_master():
+    mark = F.parse("16803:6B06C1F8DBC0458C:node2:0123456789abcdef")
+    assert (mark.version, mark.node, mark.fingerprint) == (16803, "node2", "0123456789abcdef")
+    assert F.parse(mark.text()).text() == mark.text()
+    legacy = F.parse("16803:6B06C1F8DBC0458C")  # written before masters were recorded
+    assert legacy.node == "" and legacy.text() == "16803:6B06C1F8DBC0458C"
+    assert not legacy.known("node2").last_master_here
+    assert mark.known("node2").last_master_here and not mark.known("node1").last_master_here
+
+
+def test_promote_refuses_when_the_history_rule_cannot_decide_and_says_how(fake, tmp_path):
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 150))
+    write_image(str(data / "metadata.mfs"), 900)  # own files higher; no high-water mark
+    before = sorted(os.listdir(data))
+    outcome = call("promote", base_env(fake, tmp_path, **cfgs))
+    assert outcome.code == 1 and "master files restore to 900, metalogger files to 150" \
+        in outcome.reason
+    assert "to decide by hand" in outcome.reason
+    assert "crm_attribute --type crm_config --name mfsha-p_mfs-hwm" in outcome.reason
+    assert sorted(os.listdir(data)) == before
+
+
+def test_promote_of_another_node_at_the_mark_ignores_own_master_files(fake, tmp_path):
+    """The issue's trap: abandoned-branch master files copied in (fresh times), higher
+    than the cluster's history; the mark says another node was the last master."""
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 150))
+    write_image(str(data / "metadata.mfs"), 14211)
+    fake.set_property("mfsha-p_mfs-hwm", "140:6B06C1F8DBC0458C:n2:")
+    env = base_env(fake, tmp_path, **cfgs)
+    assert call("monitor", dict(env, OCF_RESKEY_CRM_meta_interval="0")).code == 7
+    outcome = call("promote", env)
+    # Synthetic files: MooseFS may not restore them, but the choice is made before.
+    assert "step inspection: %s: restorable, version 150" % data in outcome.stderr
+
+
+@pytest.fixture
+def metalogger_lock(tmp_path):
+    """A stand-in for a running mfsmetalogger: a process holding its lock."""
+    import subprocess
+    import sys
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    code = ("import fcntl, sys, time\n"
+            "f = open(sys.argv[1], 'w'); fcntl.lockf(f, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True); time.sleep(60)\n")
+    child = subprocess.Popen([sys.executable, "-c", code, str(data / ".mfsmetalogger.lock")],
+                             stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == b"locked"
+        yield child
+    finally:
+        child.kill()
+        child.wait(10)
+
+
+def test_a_metalogger_ahead_of_a_forced_promotion_keeps_a_copy_of_its_history(
+        fake, tmp_path, metalogger_lock):
+    import subprocess
+    import tarfile
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 900))
+    subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-freshness",
+                    "--update=300:6B06C1F8DBC0458C"], env=base_env(fake, tmp_path, node="n2"),
+                   check=True)
+    notify = {"OCF_RESKEY_CRM_meta_notify_type": "pre",
+              "OCF_RESKEY_CRM_meta_notify_operation": "promote",
+              "OCF_RESKEY_CRM_meta_notify_promote_uname": "n2",
+              "OCF_RESKEY_CRM_meta_notify_unpromoted_uname": "n1 n2"}
+    outcome = call("notify", base_env(fake, tmp_path, **cfgs, **notify))
+    assert outcome.code == 0 and "ahead of n2" in outcome.stderr
+    archives = os.listdir(str(data) + "-archive")
+    assert len(archives) == 1
+    names = tarfile.open(os.path.join(str(data) + "-archive", archives[0])).getnames()
+    assert sorted(names) == ["changelog_ml.0.mfs", "metadata_ml.mfs.back"]
+    assert os.path.exists(data / "changelog_ml.0.mfs")  # a copy: nothing moved
+    # A promotion of a node that is not behind archives nothing.
+    subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-freshness",
+                    "--update=900:6B06C1F8DBC0458C"], env=base_env(fake, tmp_path, node="n2"),
+                   check=True)
+    assert call("notify", base_env(fake, tmp_path, **cfgs, **notify)).code == 0
+    assert len(os.listdir(str(data) + "-archive")) == 1

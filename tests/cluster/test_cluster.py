@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.cluster import scenarios as sc
-from tests.cluster.harness import Cluster, wait_for
+from tests.cluster.harness import DATA_PATH, Cluster, wait_for
 
 NEEDED = ("corosync", "pacemakerd", "crm", "pcs", "mfsmaster", "mfsmount", "unshare", "nsenter")
 pytestmark = [
@@ -162,6 +162,48 @@ def test_freshest_metalogger_wins_over_a_stale_one(cluster, client):
     assert client.verify() == []
     sc.restore_node(cluster, old)
     sc.cleanup(cluster)
+    check_everything(cluster, client)
+
+
+def plant_abandoned_branch(cluster, master: str, node: str, extra_changes: int) -> int:
+    """Copy the master's own files into `node`'s data directory and continue them with
+    changes the cluster never made: leftovers of an abandoned branch, above the cluster's
+    version, with the fresh times of a hand copy. Returns the branch's version."""
+    source = os.path.join(cluster.node_root(master), DATA_PATH.lstrip("/"))
+    target = os.path.join(cluster.node_root(node), DATA_PATH.lstrip("/"))
+    names = [n for n in os.listdir(source)
+             if n.startswith("metadata.mfs") or n.startswith("changelog.")]
+    for name in names:
+        shutil.copy(os.path.join(source, name), os.path.join(target, name))
+        shutil.chown(os.path.join(target, name), "mfs", "mfs")
+    from moosefs.history import Known
+    from moosefs.inspect import inspect
+    version = inspect(target, known=Known(0, True)).version
+    with open(os.path.join(target, "changelog.0.mfs"), "ab") as stream:
+        for change in range(version, version + extra_changes):
+            stream.write(b"%d: %d|ACCESS(1)\n" % (change, int(time.time())))
+    return version + extra_changes
+
+
+def test_leftovers_of_an_abandoned_branch_on_metaloggers_are_never_promoted(cluster, client):
+    old = sc.settle(cluster)
+    client.write("before-leftovers", 30)
+    time.sleep(2)  # the metaloggers flush every second
+    branches = {n: plant_abandoned_branch(cluster, old, n, 3000)
+                for n in cluster.nodes if n != old}
+    timing = sc.timed_failover(cluster, client, lambda: cluster.crash(old), old)
+    new = timing.new_promoted
+    print("crash of %s with leftovers on %s -> %s: %s" % (old, sorted(branches), new,
+                                                           timing.row()))
+    assert client.verify() == []
+    from moosefs.history import Known
+    from moosefs.inspect import inspect
+    served = inspect(os.path.join(cluster.node_root(new), DATA_PATH.lstrip("/")),
+                     known=Known(0, True)).version
+    assert served < branches[new], "the abandoned branch was promoted"
+    assert "files set aside before the restore" in cluster.log_tail(new, 4000)
+    sc.restore_node(cluster, old)
+    client.write("after-leftovers", 20)
     check_everything(cluster, client)
 
 

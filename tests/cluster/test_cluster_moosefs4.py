@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.cluster import scenarios as sc
-from tests.cluster.harness import DATA_PATH, Cluster
+from tests.cluster.harness import DATA_PATH, Cluster, wait_for
 from tests.cluster.test_cluster import pytestmark  # noqa: F401  (same requirements)
 from tests.moosefs_versions import installed_prefix
 
@@ -43,20 +43,36 @@ def cib_epoch(cluster: Cluster) -> tuple[int, int]:
                  for name in ("admin_epoch", "epoch"))
 
 
+def cluster_properties(cluster: Cluster) -> str:
+    return cluster.nx(cluster.any_node(), ["cibadmin", "--query", "--local", "--scope",
+                                           "crm_config"]).stdout
+
+
 def master_version(cluster: Cluster, node: str) -> int:
+    from moosefs.history import Known
     from moosefs.inspect import inspect
-    return inspect(cluster.path_in(node, DATA_PATH)).version
+    return inspect(cluster.path_in(node, DATA_PATH), known=Known(0, True)).version
+
+
+def high_water_mark(cluster: Cluster) -> int:
+    found = re.search(r'name="mfsha-mfs-hwm" value="(\d+):', cluster_properties(cluster))
+    return int(found.group(1)) if found else 0
 
 
 def test_4x_master_runs_and_an_idle_cluster_keeps_its_cib_epoch(cluster):
+    from mfsha.agent import CHANGE_TOLERANCE, HWM_REFRESH_SECONDS
     client = cluster.client_helper
     promoted = sc.settle(cluster)
     version = cluster.nx(promoted, ["mfsmaster", "-v"]).stdout
     assert "version: 4." in version, version
     client.write("before-idle", 40)
     assert client.verify() == []
-    time.sleep(15)  # the last monitors after the writes publish what they saw
-    epoch = cib_epoch(cluster)
+    # The writes moved the version by far more than the tolerance: the Promoted monitor
+    # records that once, within a minute. From then on the cluster is idle.
+    wait_for(lambda: high_water_mark(cluster) >= master_version(cluster, promoted)
+             - CHANGE_TOLERANCE, HWM_REFRESH_SECONDS + 30, 1, "the high-water mark to follow")
+    time.sleep(12)  # the last monitors after the writes
+    epoch, properties = cib_epoch(cluster), cluster_properties(cluster)
     started_version = master_version(cluster, promoted)
     time.sleep(IDLE_SECONDS)
     assert sc.healthy(cluster) == promoted
@@ -64,7 +80,7 @@ def test_4x_master_runs_and_an_idle_cluster_keeps_its_cib_epoch(cluster):
     print("idle %.0f s: master version +%d (IDLE entries), CIB epoch %s -> %s"
           % (IDLE_SECONDS, moved, epoch, cib_epoch(cluster)))
     assert moved >= int(IDLE_SECONDS // 30) - 1, "the 4.x master logged no IDLE() changes"
-    assert cib_epoch(cluster) == epoch
+    assert cib_epoch(cluster) == epoch, (properties, cluster_properties(cluster))
 
 
 def test_4x_crash_failover_keeps_every_file(cluster):
