@@ -466,13 +466,17 @@ def keep_promoted(ctx: Context, site: Site, state: StateFile) -> None:
 
 def start_metalogger(ctx: Context, site: Site) -> None:
     from moosefs.daemons import DaemonError
-    from moosefs.restore import prepare_for_metalogger
+    from moosefs.restore import RestoreError, prepare_for_metalogger
     hwm = cached_hwm(local_state(ctx).read())
-    # The mark lags the master by up to CHANGE_TOLERANCE changes.
+    # The mark lags the master (CHANGE_TOLERANCE changes; on a busy cluster up to a
+    # minute): beyond that a copy is kept, needless at worst.
     master_at_most = hwm.version + CHANGE_TOLERANCE if hwm else None
-    archive = prepare_for_metalogger(site.data_path, site.archiver(ctx),
-                                     hwm.known(ctx.env.node_name) if hwm else None,
-                                     master_at_most)
+    try:
+        archive = prepare_for_metalogger(site.data_path, site.archiver(ctx),
+                                         hwm.known(ctx.env.node_name) if hwm else None,
+                                         master_at_most)
+    except RestoreError as error:
+        raise OCFError(codes.ERR_GENERIC, "before starting the metalogger: %s" % error) from None
     if archive:
         ctx.log.info("before the metalogger starts, files set aside into %s" % archive)
     try:

@@ -10,6 +10,7 @@ import mfsha.agent as agent
 from tests.agentlib import CLONE_META, call
 from tests.fakecluster import FakeCluster
 from tests.synthetic import write_changelog, write_image
+from tests.test_moosefs_units import SAMPLE_TARBALL, sample_keys
 
 
 F = agent.Freshness
@@ -169,6 +170,23 @@ def test_unknown_config_key_is_a_warning_with_file_and_line_not_an_error(fake, t
     assert outcome.code in (0, 5), outcome  # 5: no MooseFS binaries on this machine
     # Without syslog or a log file, log lines go to stderr: pacemaker-execd logs them.
     assert [line for line in outcome.stderr.splitlines() if "WARNING" in line] == [warning]
+
+
+@pytest.mark.skipif(not os.path.exists(SAMPLE_TARBALL), reason="no MooseFS 4.59.2 source")
+def test_validate_all_accepts_every_key_of_the_459_sample_files(fake, tmp_path):
+    cfgs = configs(tmp_path)
+    for name, variable in (("mfsmaster", "OCF_RESKEY_master_cfg"),
+                           ("mfsmetalogger", "OCF_RESKEY_metalogger_cfg")):
+        # The samples' @PLACEHOLDER@ values of what validate-all checks, set after
+        # them: the last value of a key wins, as in MooseFS.
+        ours = "WORKING_USER = mfs\nWORKING_GROUP = mfs\n" + open(cfgs[variable]).read()
+        with open(cfgs[variable], "w") as stream:
+            stream.write("\n".join(sample_keys(name)) + "\n" + ours)
+    env = base_env(fake, tmp_path, OCF_CHECK_LEVEL="10", PCMK_logfacility="none", **cfgs)
+    env.pop("HA_LOGFILE", None)
+    outcome = call("validate-all", env)
+    assert outcome.code in (0, 5), outcome  # 5: no MooseFS binaries on this machine
+    assert "WARNING" not in outcome.stderr and outcome.reason == ""
 
 
 @pytest.mark.parametrize("variable", ["PCMK_logfile", "HA_LOGFILE"])
