@@ -84,6 +84,12 @@ INFO = AgentInfo(
                   "mark was ever recorded, promote creates a brand-new empty MooseFS file "
                   "system. Use for the first start of a new cluster only.",
                   type=BOOLEAN, default=False),
+        Parameter("fast_stop", "Stop mfsmaster without its 2-3 s wait",
+                  "If true, demote and stop end mfsmaster's data-writer child right after "
+                  "SIGTERM, so that the master stores its metadata and exits at once "
+                  "instead of after about 3 s; a switchover is that much shorter. The next "
+                  "master must reach the version stored, or its promote refuses. Set false "
+                  "to let mfsmaster take its own time.", type=BOOLEAN, default=True),
         Parameter("allow_data_loss", "Promote even when metadata is not the freshest",
                   "If true, promote proceeds even when a peer holds fresher metadata or this "
                   "node's metadata is below the cluster's high-water mark: the changes in "
@@ -493,10 +499,14 @@ def stop_master(ctx: Context, site: Site) -> None:
         return
     with ctx.log.step("master stop") as step:
         try:
-            clean = site.master.stop(ctx.deadline.remaining())
+            if ctx.params.boolean("fast_stop"):
+                clean, fast = site.master.stop_fast(ctx.deadline.remaining())
+            else:
+                clean, fast = site.master.stop(ctx.deadline.remaining()), False
         except DaemonError as error:
             raise OCFError(codes.ERR_GENERIC, str(error)) from None
-        step.note = "clean" if clean else "killed"
+        step.note = ("clean" if clean else "killed") + (", data writer ended at once"
+                                                         if fast else "")
     if not clean:
         ctx.log.warning("mfsmaster did not stop in time and was killed; it saved no image")
         return

@@ -91,13 +91,16 @@ class Daemon:
         if not result.ok or not self.pid():
             raise DaemonError("starting %s failed: %s" % (self.binary, result.describe()))
 
-    def stop(self, deadline_s: float, term_share: float = 0.8) -> bool:
-        """SIGTERM, wait, then SIGKILL. Returns True when it stopped cleanly."""
+    def stop(self, deadline_s: float, term_share: float = 0.8, after_term=None) -> bool:
+        """SIGTERM, wait, then SIGKILL. Returns True when it stopped cleanly.
+        `after_term(pid)` runs right after the SIGTERM."""
         pid = self.pid()
         if not pid:
             return True
         started = time.monotonic()
         _signal(pid, SIGTERM)
+        if after_term is not None:
+            after_term(pid)
         clean = _wait_gone(self.lock_path, pid, started + deadline_s * term_share)
         if clean:
             return True
@@ -112,6 +115,29 @@ class Daemon:
 class Master(Daemon):
     lock_name = ".mfsmaster.lock"
     binary = "mfsmaster"
+
+    def stop_fast(self, deadline_s: float) -> tuple[bool, bool]:
+        """A clean stop without mfsmaster's 2-3 s wait: (clean, fast).
+
+        After SIGTERM mfsmaster keeps serving and only on the third tick of a 1-s timer
+        asks its "data writer" child to end (mfsmaster/bgsaver.c); once that child is
+        gone it stores metadata.mfs and exits. Killing exactly that child right after
+        SIGTERM starts the same teardown at once (undocumented behaviour, measured on
+        3.0.117 and 4.59.2: exit in 0.1 s, complete metadata.mfs). The lines still in
+        the pipe to the writer are then missing from this node's own changelog, never
+        from metadata.mfs; the caller proves the result (the next master must reach
+        the version stored here). The "(metadata saver)" child is never touched, and
+        when no writer is found this is the plain stop. `fast` says which it was.
+        """
+        ended = []
+
+        def end_writer(pid: int) -> None:
+            writer = data_writer(pid)
+            if writer:
+                _signal(writer, SIGKILL)
+                ended.append(writer)
+        clean = self.stop(deadline_s, after_term=end_writer)
+        return clean, bool(ended)
 
     def state(self) -> str:
         if self.pid():
@@ -162,6 +188,22 @@ def _wait_gone(lock_path: str, pid: int, until: float) -> bool:
             return True
         time.sleep(0.05)
     return not process_alive(pid)
+
+
+DATA_WRITER_SUFFIX = " (data writer)"  # mfsmaster's title for the child (bgsaver.c)
+
+
+def data_writer(master_pid: int) -> int:
+    """PID of the master's data-writer child, 0 when there is none."""
+    for child in _group_members(master_pid):
+        try:
+            with open("/proc/%d/cmdline" % child, "rb") as stream:
+                title = stream.read().replace(b"\0", b" ").strip().decode("latin-1")
+        except OSError:
+            continue
+        if title.endswith(DATA_WRITER_SUFFIX) and "mfsmaster" in title:
+            return child
+    return 0
 
 
 def _group_members(pid: int) -> list[int]:
