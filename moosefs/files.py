@@ -128,7 +128,7 @@ class Changelog:
 
     __slots__ = ("name", "kind", "number", "first", "last", "partial_tail", "size",
                  "readable", "segments", "garbage_at", "garbage_offset", "garbage_index",
-                 "thorough", "idle_entries")
+                 "thorough", "idle_entries", "segment_offsets")
 
     def __init__(self, name: str) -> None:
         parsed = changelog_name(name)
@@ -145,6 +145,7 @@ class Changelog:
         self.garbage_index: int | None = None  # first segment mfsmaster would not read
         self.thorough = False
         self.idle_entries = 0  # IDLE() changes found by a thorough reading (MooseFS 4 only)
+        self.segment_offsets: list[int] = []  # byte offset of each segment (thorough)
 
     def split_at_garbage(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """(segments mfsmaster reads, segments after the jump that it would ignore)."""
@@ -222,6 +223,7 @@ def _scan(stream, log: Changelog) -> None:
     """Split into runs of consecutive ids and find where mfsmaster would stop."""
     log.thorough = True
     segments: list[tuple[int, int]] = []
+    offsets: list[int] = []
     start = previous = 0
     offset = 0
     for line in stream:
@@ -240,10 +242,12 @@ def _scan(stream, log: Changelog) -> None:
             if previous:
                 segments.append((start, previous))
             start = previous = change
+            offsets.append(offset)
         offset += len(line)
     if previous:
         segments.append((start, previous))
     log.segments = segments
+    log.segment_offsets = offsets
 
 
 def find_line(path: str, change_id: int) -> bytes | None:

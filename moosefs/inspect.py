@@ -205,18 +205,59 @@ def _prove_branch(result: Inspection, selection: history.Selection, known: histo
 def _log_repairs(changelogs: list[Changelog], images: list[Image]) -> list[Repair]:
     valid = [i.version for i in images if i.valid]
     base = max(valid) if valid else 0
+    below = _entries_below_that_look_like_a_hole(changelogs, base)
     repairs = []
     for log in changelogs:
         if log.partial_tail:
             repairs.append(Repair(Repair.TRIM, log.name,
                                   "partial last line (%d bytes) would make mfsmaster skip "
                                   "the whole file" % log.partial_tail, log.size - log.partial_tail))
+        cuts = []
         if _prefix_below(log, base):
             before_last = max(s[1] for s in log.split_at_garbage()[0])
-            repairs.append(Repair(Repair.CUT_PREFIX, log.name,
-                                  "ids jump to %d after %d: mfsmaster would ignore the rest"
-                                  % (log.garbage_at, before_last), log.garbage_offset or 0))
+            cuts.append((log.garbage_offset or 0, "ids jump to %d after %d: mfsmaster would "
+                         "ignore the rest" % (log.garbage_at, before_last)))
+        if log.name in below:
+            cuts.append((below[log.name], _BELOW_WHY % base))
+        if cuts:  # one cut, at the later offset: it takes the earlier prefix along
+            offset, why = max(cuts)
+            repairs.append(Repair(Repair.CUT_PREFIX, log.name, why, offset))
     return repairs
+
+
+_BELOW_WHY = ("changes below the image (version %d), not followed by the change just below "
+              "it: mfsmaster takes the gap after them for a hole and refuses to restore")
+
+
+def _entries_below_that_look_like_a_hole(changelogs: list[Changelog], base: int) -> dict[str, int]:
+    """mfsmaster skips a changelog whose last change is below the image's version
+    (metadata.c), and its replay (restore.c, restore_file) requires the newest change it
+    reads below that version to be the one just below it. A metalogger that followed a
+    new master writes files like changelog_ml.0.mfs holding 1562-1697 then 2259-2382
+    beside an image at 2199: mfsmaster stops at "hole in change files (1698 to 2198)",
+    although nothing there is needed. The cure keeps every change below the image out of
+    the replay: {file name: byte offset to cut its prefix at}. Thorough readings only
+    (fast ones do not know where a file's runs begin)."""
+    read = {log.name: _read_segments(log, base) for log in changelogs
+            if log.thorough and log.usable and log.last >= base}
+    every = [s for segments in read.values() for s, _ in segments]
+    if not any(first < base for first, _ in every) or not any(last >= base for _, last in every) \
+            or any(first <= base - 1 <= last for first, last in every):
+        return {}
+    found: dict[str, int] = {}
+    for name, segments in read.items():
+        later = [offset for (first, _), offset in segments if first >= base]
+        if later and any(first < base for (first, _), _ in segments):
+            found[name] = min(later)
+    return found
+
+
+def _read_segments(log: Changelog, base: int) -> list[tuple[tuple[int, int], int]]:
+    """((first, last), byte offset) of the runs of `log` that mfsmaster reads."""
+    paired = list(zip(log.segments, log.segment_offsets))
+    if log.garbage_index is None:
+        return paired
+    return paired[log.garbage_index:] if _prefix_below(log, base) else paired[:log.garbage_index]
 
 
 def _judge(result: Inspection, selection: history.Selection) -> None:

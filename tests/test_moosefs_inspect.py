@@ -261,3 +261,41 @@ def test_backward_jump_keeps_the_part_mfsmaster_reads(tmp_path):
     found = ins.inspect(str(tmp_path), thorough=True)
     assert (found.verdict, found.version) == (ins.RESTORABLE, 5101)
     assert not any(r.kind == Repair.CUT_PREFIX for r in found.repairs)
+
+
+def test_changes_below_the_image_with_a_gap_after_them_are_cut(tmp_path):
+    """The layout a metalogger left in the namespace cluster after a failover; raw
+    mfsmaster -a refused it ("hole in change files 1698 to 2198")."""
+    write_image(str(tmp_path / "metadata_ml.mfs.back"), 2199)
+    write_changelog(str(tmp_path / "changelog_ml_back.0.mfs"), range(2199, 2259))
+    write_changelog(str(tmp_path / "changelog_ml_back.1.mfs"), [])
+    write_changelog(str(tmp_path / "changelog_ml.0.mfs"),
+                    list(range(1562, 1698)) + list(range(2259, 2383)))
+    write_changelog(str(tmp_path / "changelog_ml_back.2.mfs"), range(1400, 1500))
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert (found.verdict, found.version) == (ins.RESTORABLE, 2383)
+    cut = [r for r in found.repairs if r.kind == Repair.CUT_PREFIX]
+    assert [r.name for r in cut] == ["changelog_ml.0.mfs"]
+    assert cut[0].offset == sum(len(b"%d: 1795604984|ACCESS(1)\n" % i) for i in range(1562, 1698))
+    assert not any(r.name == "changelog_ml_back.2.mfs" for r in found.repairs)  # skipped by
+    # mfsmaster: its last change is below the image
+    assert ins.inspect(str(tmp_path)).version == 2383  # fast reading: same version
+
+
+def test_changes_below_the_image_that_reach_it_are_left_alone(tmp_path):
+    write_image(str(tmp_path / "metadata_ml.mfs.back"), 2199)
+    write_changelog(str(tmp_path / "changelog_ml.0.mfs"),
+                    list(range(1562, 1698)) + list(range(2100, 2383)))
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert (found.verdict, found.version, found.repairs) == (ins.RESTORABLE, 2383, [])
+
+
+def test_the_change_below_the_image_in_a_file_mfsmaster_skips_does_not_count(tmp_path):
+    """A file whose last change is below the image is not read at all: its 275 cannot
+    close the gap in the next file (seen with real daemons)."""
+    write_image(str(tmp_path / "metadata_ml.mfs.back"), 276)
+    write_changelog(str(tmp_path / "changelog_ml_back.0.mfs"), range(1, 276))
+    write_changelog(str(tmp_path / "changelog_ml.0.mfs"), list(range(1, 31)) + list(range(276, 538)))
+    found = ins.inspect(str(tmp_path), thorough=True)
+    assert found.version == 538
+    assert [(r.kind, r.name) for r in found.repairs] == [(Repair.CUT_PREFIX, "changelog_ml.0.mfs")]

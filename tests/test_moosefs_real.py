@@ -280,3 +280,47 @@ def test_fast_stop_ends_only_the_data_writer_and_loses_no_change(lab):
                what="the metalogger to hold the stopped master's last change")
     assert promote(b, known=Known(stored.version, False)).version == stored.version
     lab.assert_files(files)
+
+
+def test_changes_below_the_image_with_a_gap_are_kept_out_of_the_replay(lab, tmp_path):
+    """Raw `mfsmaster -a` refuses old changes below the image followed by a gap ("hole in
+    change files"); the restore keeps them out (archived) and restores every change."""
+    a = lab.node("a")
+    promote(a, allow_create=True)
+    lab.start_chunkserver()
+    lab.wait_chunkserver_registered()
+    lab.mount()
+    files = lab.write_files("early", 60, seed=51)
+    # A fresh file system has no image a metalogger can download until the master
+    # stores one: a restart stores it.
+    assert Master(a.master_cfg, a.data).stop(30)
+    promote(a, known=MASTER_HERE)
+    b = lab.node("b")
+    start_metalogger(b)  # downloads an image at the current version, then follows
+    wait_until(lambda: os.path.exists(os.path.join(b.data, "metadata_ml.mfs.back")), 30,
+               what="the metalogger's first image")
+    files.update(lab.write_files("late", 60, seed=52))
+    wait_caught_up(a, b)
+    Metalogger(b.metalogger_cfg, b.data).stop(20)
+    image = read_image(os.path.join(b.data, "metadata_ml.mfs.back")).version
+    own = b"".join(open(os.path.join(a.data, name), "rb").read() for name in
+                   sorted(os.listdir(a.data), reverse=True) if name.startswith("changelog."))
+    old = [line for line in own.splitlines(keepends=True)  # 4.x: in changelog.1.mfs
+           if int(line.split(b":")[0]) < image - 20][:30]
+    assert len(old) == 30, "needs changes well below the metalogger's image"
+    # Old changes at the head of the metalogger's current changelog, as one that followed
+    # another master before keeps them (seen in the namespace cluster).
+    target = os.path.join(b.data, "changelog_ml.0.mfs")
+    rest = open(target, "rb").read()
+    open(target, "wb").write(b"".join(old) + rest)
+    shutil.chown(target, "mfs", "mfs")
+    os.kill(a.master_pid(), 9)
+    wait_until(lambda: not a.master_pid(), 10, what="master to die")
+    snapshot = str(tmp_path / "raw")
+    shutil.copytree(b.data, snapshot)
+    expected = master_version(a)
+    raw = raw_restore(lab, snapshot)
+    assert raw != expected and "failed" in str(raw), raw
+    result = promote(b, known=Known(expected, False))
+    assert result.version == expected and result.archive
+    lab.assert_files(files)

@@ -3,6 +3,7 @@ configure it from crm-examples/, run the MooseFS client, inject faults, time fai
 and watch that never two nodes run mfsmaster or hold the virtual IP at once."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -228,6 +229,24 @@ def bring_up(cluster: Cluster, tool: str = "crm") -> tuple[Client, float]:
     client = Client(cluster)
     client.start()
     return client, configured
+
+
+@contextlib.contextmanager
+def watched(cluster: Cluster, tool: str = "crm"):
+    """The cluster brought up and configured, its client as `cluster.client_helper` and
+    a running Sampler as `cluster.sampler`; always torn down, and nothing may be left."""
+    try:
+        client, configured = bring_up(cluster, tool)
+        cluster.client_helper = client
+        cluster.sampler = Sampler(cluster).__enter__()
+        print("cluster healthy %.1f s after configuring with %s" % (configured, tool))
+        yield cluster
+    finally:
+        sampler = getattr(cluster, "sampler", None)
+        if sampler is not None:
+            sampler.__exit__(None, None, None)
+        cluster.down()
+    assert cluster.leftovers() == []
 
 
 __all__ = ["ClusterError"]

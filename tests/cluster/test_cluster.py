@@ -27,19 +27,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def cluster():
-    cluster = Cluster(prefix="mfshat")
-    try:
-        client, configured = sc.bring_up(cluster, "crm")
-        cluster.client_helper = client
-        cluster.sampler = sc.Sampler(cluster).__enter__()
-        print("cluster healthy %.1f s after loading crm-examples/mfsmaster.crm" % configured)
+    with sc.watched(Cluster(prefix="mfshat")) as cluster:
         yield cluster
-    finally:
-        sampler = getattr(cluster, "sampler", None)
-        if sampler is not None:
-            sampler.__exit__(None, None, None)
-        cluster.down()
-    assert cluster.leftovers() == []
 
 
 @pytest.fixture

@@ -22,19 +22,8 @@ IDLE_SECONDS = float(os.environ.get("MFSHA_IDLE_SECONDS", "300"))
 
 @pytest.fixture(scope="module")
 def cluster():
-    cluster = Cluster(prefix="mfsh4", net="10.99.4", moosefs_prefix=installed_prefix())
-    try:
-        client, configured = sc.bring_up(cluster, "crm")
-        cluster.client_helper = client
-        cluster.sampler = sc.Sampler(cluster).__enter__()
-        print("MooseFS 4 cluster healthy %.1f s after configuring" % configured)
+    with sc.watched(Cluster(prefix="mfsh4", net="10.99.4", moosefs_prefix=installed_prefix())) as cluster:
         yield cluster
-    finally:
-        sampler = getattr(cluster, "sampler", None)
-        if sampler is not None:
-            sampler.__exit__(None, None, None)
-        cluster.down()
-    assert cluster.leftovers() == []
 
 
 def cib_epoch(cluster: Cluster) -> tuple[int, int]:
