@@ -21,18 +21,9 @@ from ocf.metadata import Action, AgentInfo
 from ocf.params import BOOLEAN, INTEGER, Parameter
 from ocf.state import StateFile, rsc_tmp
 
-PROMOTED_SCORE = 1001       # the running master keeps its role
-BEST_SCORE = 1000           # an Unpromoted node with the freshest metadata
-RANK_STEP = 100             # score lost per fresher peer
-LOWEST_RANKED_SCORE = 10
-FORCED_SCORE = 1            # only with allow_data_loss / allow_new_filesystem
-# Versions within this many changes of each other count as the same at monitor time:
-# they rank equally (metaloggers streaming one master, a second or less apart, must not
-# make scores flap), a node republishes its freshness only when it moved further, and
-# the Promoted monitor raises the high-water mark only by more. An idle MooseFS 4 master
-# logs an IDLE() change every 30 s; without this every one of them would be a cluster
-# write. Promote, demote and stop publish and compare exact versions.
-CHANGE_TOLERANCE = 100
+from .election import (BEST_SCORE, CHANGE_TOLERANCE, FORCED_SCORE, NOTHING, PROMOTED_SCORE,
+                       Freshness, judge, moved, parse_all, rank_score)
+
 HWM_REFRESH_SECONDS = 60    # the Promoted monitor looks at its version at most this often
 PEER_WAIT_SECONDS = 5       # promote waits this long for a peer's published freshness
 RERANK_SECONDS = 30         # an Unpromoted monitor re-reads its peers at most this often
@@ -163,68 +154,6 @@ def yield_mark(ctx: Context) -> StateFile:
     return StateFile(rsc_tmp(ctx.env.environ), "mfsha-%s.yield" % ctx.env.resource_name)
 
 
-class Freshness:
-    """'version:metadata-id', as a node publishes it; metadata id 0 means not known yet.
-    The high-water mark adds ':node:fingerprint': the master that reached the version,
-    and the fingerprint of its last change (moosefs.history.fingerprint; may be empty).
-    A mark written before nodes were recorded names no node."""
-
-    def __init__(self, version: int, metaid: int, node: str = "", fingerprint: str = "") -> None:
-        self.version = version
-        self.metaid = metaid
-        self.node = node
-        self.fingerprint = fingerprint
-
-    @classmethod
-    def parse(cls, text: str | None) -> "Freshness | None":
-        fields = (text or "").split(":")
-        if len(fields) < 2:
-            return None
-        try:
-            return cls(int(fields[0]), int(fields[1], 16), *fields[2:4])
-        except (ValueError, TypeError):
-            return None
-
-    def text(self) -> str:
-        core = "%d:%016X" % (self.version, self.metaid)
-        return core + (":%s:%s" % (self.node, self.fingerprint) if self.node else "")
-
-    def known(self, me: str):
-        """The cluster's knowledge for moosefs.history, as node `me` sees it."""
-        from moosefs.history import Known
-        return Known(self.version, self.node == me, self.fingerprint)
-
-    def same_filesystem(self, other: "Freshness") -> bool:
-        return not self.metaid or not other.metaid or self.metaid == other.metaid
-
-
-NOTHING = Freshness(0, 0)
-
-
-# --- election ---------------------------------------------------------------------------------
-def rank_score(own, empty: bool, hwm: Freshness | None, peers: dict[str, Freshness],
-               allow_data_loss: bool, allow_new: bool, yielding: int = 0) -> int | None:
-    """Promotion score of an Unpromoted node; None means it must not be promoted.
-
-    `own` is a Freshness, or None when the node has no restorable metadata.
-    `yielding` is the version of a fresher peer this node refused to promote against:
-    until a promotion happens, the node stays at the lowest score unless it has since
-    caught up, so that Pacemaker does not pick it again for the next attempt.
-    """
-    if own is None:
-        nobody_has_any = not any(p.version for p in peers.values())
-        return FORCED_SCORE if empty and allow_new and hwm is None and nobody_has_any else None
-    if hwm is not None and not own.same_filesystem(hwm):
-        return None
-    if hwm is not None and own.version < hwm.version:
-        return FORCED_SCORE if allow_data_loss else None
-    if yielding and own.version < yielding:
-        return FORCED_SCORE
-    fresher = {p.version for p in peers.values()
-               if p.same_filesystem(own) and p.version > own.version + CHANGE_TOLERANCE}
-    return max(LOWEST_RANKED_SCORE, BEST_SCORE - RANK_STEP * len(fresher))
-
-
 def own_freshness(ctx: Context, site: Site, hwm: Freshness | None):
     """(Freshness or None, inspection) of this node's data directory, read with what
     the cluster knows of its history (the high-water mark)."""
@@ -297,7 +226,7 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
         peers = peer_freshness(ctx, exclude=ctx.env.node_name)
         state.update(peers=_peers_text(peers), peers_at="%d" % time.time())
     elif changed:
-        peers = _parsed(dict(item.split("=", 1) for item in
+        peers = parse_all(dict(item.split("=", 1) for item in
                              remembered.get("peers", "").split() if "=" in item))
     else:
         return
@@ -308,26 +237,13 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
     set_score(ctx, score)
 
 
-def moved(before: Freshness | None, now: Freshness) -> bool:
-    """Has a version moved by more than CHANGE_TOLERANCE (or to another file system)?"""
-    if before is None or before.metaid != now.metaid or (before.version == 0) != (now.version == 0):
-        return True
-    return abs(now.version - before.version) > CHANGE_TOLERANCE
-
-
 def _peers_text(peers: dict[str, Freshness]) -> str:
     return " ".join("%s=%s" % (node, value.text()) for node, value in sorted(peers.items()))
 
 
-def _parsed(texts: dict[str, str]) -> dict[str, Freshness]:
-    """{node: Freshness} from {node: 'version:id'}, dropping what does not parse."""
-    parsed = {node: Freshness.parse(text) for node, text in texts.items()}
-    return {node: value for node, value in parsed.items() if value is not None}
-
-
 def peer_freshness(ctx: Context, exclude: str) -> dict[str, Freshness]:
     values = ctx.cluster.query_private_all(freshness_attribute(ctx))
-    return _parsed({node: text for node, text in values.items() if node != exclude})
+    return parse_all({node: text for node, text in values.items() if node != exclude})
 
 
 def partition_peers(ctx: Context, own: Freshness | None) -> dict[str, Freshness]:
@@ -556,39 +472,19 @@ def refuse_promotion(ctx: Context, site: Site, reason: str) -> None:
 
 
 def elect(ctx: Context, site: Site, own: Freshness | None, found, hwm: Freshness | None) -> None:
-    """Refuse unless this node may be promoted."""
+    """Refuse unless this node may be promoted (mfsha.election.judge decides)."""
     allow_loss = ctx.params.boolean("allow_data_loss")
-    peers = partition_peers(ctx, own)
-    if own is None and found.verdict == "undecided":
-        refuse_promotion(ctx, site, "%s: %s; or record the last master with crm_attribute "
-                         "--type crm_config --name %s --update VERSION:METADATA_ID:NODE"
-                         % (site.data_path, found.reason, hwm_property(ctx)))
-    if own is None and found.verdict != "empty":
-        refuse_promotion(ctx, site, "metadata in %s cannot be restored: %s" % (
-            site.data_path, found.reason))
-    fresher = sorted(((v.version, n) for n, v in peers.items()
-                      if v.version > (own.version if own else 0)), reverse=True)
-    if fresher and not allow_loss:
-        version, node = fresher[0]
-        ctx.cluster.set_promotion_score(BEST_SCORE, node=node)
+    verdict = judge(own, found.verdict, found.reason, site.data_path, hwm,
+                    partition_peers(ctx, own), allow_loss,
+                    ctx.params.boolean("allow_new_filesystem"), hwm_property(ctx))
+    if verdict.fresher_node:
+        # Hand the promotion to the fresher node, and keep out of its way until then.
+        ctx.cluster.set_promotion_score(BEST_SCORE, node=verdict.fresher_node)
         set_score(ctx, FORCED_SCORE)
-        yield_mark(ctx).write({"version": str(version), "to": node})
-        refuse_promotion(ctx, site, "node %s holds fresher metadata (version %d, here %s); "
-                         "not promoting so that Pacemaker promotes %s"
-                         % (node, version, own.version if own else "none", node))
-    if own is not None and hwm is not None and not own.same_filesystem(hwm):
-        refuse_promotion(ctx, site, "metadata here belongs to file system %016X, the cluster's "
-                         "is %016X: clean %s" % (own.metaid, hwm.metaid, site.data_path))
-    if hwm is not None and (own is None or own.version < hwm.version) and not allow_loss:
-        refuse_promotion(ctx, site, "metadata here restores to version %s, below the version "
-                         "%d a master of this cluster reached: promoting would lose changes; "
-                         "set allow_data_loss=true to force it" % (
-                             own.version if own else "none", hwm.version))
-    if own is None and (hwm is not None or not ctx.params.boolean("allow_new_filesystem")):
-        refuse_promotion(ctx, site, "no metadata in %s; set allow_new_filesystem=true to "
-                         "create a new file system on a new cluster" % site.data_path)
-    if own is None and fresher:
-        refuse_promotion(ctx, site, "no metadata here while peers have some")
+        yield_mark(ctx).write({"version": str(verdict.fresher_version),
+                               "to": verdict.fresher_node})
+    if verdict.refusal:
+        refuse_promotion(ctx, site, verdict.refusal)
 
 
 def action_promote(ctx: Context) -> int:

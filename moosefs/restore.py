@@ -225,9 +225,12 @@ def copy_if_ahead(data_path: str, archiver: Archiver, known: Known | None,
     found = found or inspect(data_path, thorough=False, known=known)
     if found.source != METALOGGER or master_at_most is None or found.version <= master_at_most:
         return None
+    label = "metalogger-ahead-%d" % found.version
+    if any(("-%s." % label) in os.path.basename(path) for path in archiver.archives()):
+        return None  # this very history is in the archive already
     names = [n for n in [i.name for i in found.images] + [c.name for c in found.changelogs]
              if kind_of(n) == METALOGGER]
     try:
-        return archiver.store(data_path, names, "metalogger-ahead-%d" % found.version)
+        return archiver.store(data_path, names, label)
     except ArchiveError as error:
         raise RestoreError(str(error)) from None
