@@ -6,6 +6,7 @@ PROVIDER ?= mfsha
 DESTDIR ?=
 PYTHON ?= /usr/bin/python3
 
+SBIN_DIR = $(DESTDIR)/usr/sbin
 AGENT_DIR = $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
 LIB_DIR = $(DESTDIR)$(OCF_ROOT)/lib/$(PROVIDER)
 PACKAGES = ocf moosefs mfsha
@@ -18,10 +19,13 @@ install:
 	for pkg in $(PACKAGES); do install -m 644 $$pkg/*.py $(LIB_DIR)/$$pkg/; done
 	install -m 644 $(MODULES) $(LIB_DIR)/
 	install -m 755 heartbeat/mfsmaster $(AGENT_DIR)/mfsmaster
+	install -d -m 755 $(SBIN_DIR)
+	sed 's|@LIBRARY@|$(OCF_ROOT)/lib/$(PROVIDER)|' sbin/mfsha > $(SBIN_DIR)/mfsha
+	chmod 755 $(SBIN_DIR)/mfsha
 	$(PYTHON) -m compileall -q $(LIB_DIR) >/dev/null
 
 uninstall:
-	rm -f $(AGENT_DIR)/mfsmaster
+	rm -f $(AGENT_DIR)/mfsmaster $(SBIN_DIR)/mfsha
 	for pkg in $(PACKAGES); do \
 	  for f in $$pkg/*.py; do rm -f $(LIB_DIR)/$$f; done; \
 	  rm -rf $(LIB_DIR)/$$pkg/__pycache__; rmdir $(LIB_DIR)/$$pkg 2>/dev/null || true; \
@@ -29,6 +33,7 @@ uninstall:
 	for f in $(MODULES); do rm -f $(LIB_DIR)/$$f; done
 	rm -rf $(LIB_DIR)/__pycache__
 	rmdir $(LIB_DIR) $(AGENT_DIR) 2>/dev/null || true
+	[ -z "$(DESTDIR)" ] || rmdir -p $(SBIN_DIR) $(DESTDIR)$(OCF_ROOT)/resource.d $(DESTDIR)$(OCF_ROOT)/lib 2>/dev/null || true
 
 deps:
 	scripts/install-deps

@@ -63,7 +63,7 @@ class Cluster:
         argv = ["attrd_updater", "--query", "--name=" + name]
         if node:
             argv.append("--node=" + node)
-        values = self._parse_query(run(argv, self.deadline.sub(self.tool_timeout)).stdout)
+        values = parse_query(run(argv, self.deadline.sub(self.tool_timeout)).stdout)
         return next(iter(values.values()), None)
 
     def query_private_all(self, name: str) -> dict[str, str]:
@@ -73,17 +73,8 @@ class Cluster:
         environ = {k: v for k, v in os.environ.items() if k != "OCF_RESKEY_CRM_meta_on_node"}
         result = run(["attrd_updater", "--query", "--all", "--name=" + name],
                      self.deadline.sub(self.tool_timeout), env=environ)
-        return self._parse_query(result.stdout) if result.ok else {}
+        return parse_query(result.stdout) if result.ok else {}
 
-    @staticmethod
-    def _parse_query(text: str) -> dict[str, str]:
-        # attrd_updater prints: name="x" host="node1" value="42"
-        values: dict[str, str] = {}
-        for line in text.splitlines():
-            fields = dict(_key_value(word) for word in _split_quoted(line))
-            if "host" in fields and fields.get("value", "") != "":
-                values[fields["host"]] = fields["value"]
-        return values
 
     # -- cluster-wide persistent properties (crm_config) ------------------------
     def get_property(self, name: str) -> str | None:
@@ -101,6 +92,16 @@ class Cluster:
         """Names of the nodes in our partition, or None when unknown."""
         result = run(["crm_node", "--partition"], self.deadline.sub(self.tool_timeout))
         return result.stdout.split() if result.ok else None
+
+
+def parse_query(text: str) -> dict[str, str]:
+    """{node: value} from attrd_updater --query, which prints: name="x" host="n1" value="42"."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        fields = dict(_key_value(word) for word in _split_quoted(line))
+        if "host" in fields and fields.get("value", "") != "":
+            values[fields["host"]] = fields["value"]
+    return values
 
 
 def _int_or_none(text: str) -> int | None:

@@ -25,6 +25,10 @@ def test_install_layout_run_and_uninstall(public_tmp):
     assert "usr/lib/ocf/lib/mfsha/ocf/dispatch.py" in installed
     assert "usr/lib/ocf/lib/mfsha/moosefs/restore.py" in installed
     assert "usr/lib/ocf/lib/mfsha/procrun.py" in installed
+    assert "usr/lib/ocf/lib/mfsha/mfsha/election.py" in installed
+    assert "usr/sbin/mfsha" in installed
+    mfsha = os.path.join(destdir, "usr/sbin/mfsha")
+    assert '"/usr/lib/ocf/lib/mfsha"' in open(mfsha).read()
     assert os.stat(agent).st_mode & 0o777 == 0o755
     # Debian's python3 with a minimal environment, from another folder, as nobody if root.
     command = ["/usr/bin/python3", agent, "meta-data"]

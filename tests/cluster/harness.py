@@ -223,7 +223,8 @@ class Cluster:
              "env", "-i", "PATH=" + self.path, "unshare", "--net", "--mount", "--uts", "--ipc",
              "--pid", "--fork", "--mount-proc", "--propagation", "private",
              os.path.join(HERE, "node-init"), node, self.state, self.ocf_tree,
-             os.path.join(HERE, "sbin")],
+             # the test fence agent, and the operator command `make install` wrote
+             os.path.join(HERE, "sbin") + ":" + os.path.join(self.state, "install", "usr", "sbin")],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         wait_for(lambda: os.path.exists(ready), 15, 0.05, "%s to boot" % node)
         if open(ready).read().strip() != "ok":

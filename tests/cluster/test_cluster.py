@@ -138,6 +138,14 @@ def test_freshest_metalogger_wins_over_a_stale_one(cluster, client):
     try:
         client.write("missed-by-stale", 80)
         time.sleep(2)  # the fresh metalogger flushes every second
+        # The operator's view: the held-back node is not promotable, and says why.
+        why = wait_for(lambda: (lambda out: out if "would not be promoted" in out else None)(
+            cluster.nx(fresh, ["mfsha", "why", stale]).stdout), 40, 2,
+            "mfsha why %s to refuse" % stale)
+        assert "%s would not be promoted" % stale in why and ("fresher" in why
+                                                              or "below the version" in why)
+        status = cluster.nx(fresh, ["mfsha", "status"]).stdout
+        assert all(node in status for node in cluster.nodes) and "high-water mark" in status
         timing = sc.timed_failover(cluster, client, lambda: cluster.crash(old), old)
         print("crash with %s held back: %s promoted, %s" % (stale, timing.new_promoted,
                                                            timing.row()))
