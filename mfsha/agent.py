@@ -22,7 +22,7 @@ from ocf.params import BOOLEAN, INTEGER, Parameter
 from ocf.state import StateFile, rsc_tmp
 
 from .election import (BEST_SCORE, CHANGE_TOLERANCE, FORCED_SCORE, NOTHING, PROMOTED_SCORE,
-                       Freshness, judge, moved, parse_all, rank_score)
+                       Freshness, judge, lag_text, moved, parse_all, promotable_text, rank)
 
 HWM_REFRESH_SECONDS = 60    # the Promoted monitor looks at its version at most this often
 PEER_WAIT_SECONDS = 5       # promote waits this long for a peer's published freshness
@@ -140,6 +140,23 @@ def freshness_attribute(ctx: Context) -> str:
     return "mfsha-%s-freshness" % ctx.env.resource_name
 
 
+SHOWN = ("version", "lag", "promotable")  # public attributes: crm_mon -A shows them
+
+
+def shown_attribute(ctx: Context, what: str) -> str:
+    return "mfsha-%s-%s" % (ctx.env.resource_name, what)
+
+
+def show(ctx: Context, **values: str) -> None:
+    """Public node attributes for crm_mon -A, written only when their text changed."""
+    state = local_state(ctx)
+    remembered = state.read()
+    for what, value in values.items():
+        if remembered.get("shown_" + what) != value and \
+                ctx.cluster.set_public(shown_attribute(ctx, what), value):
+            state.update(**{"shown_" + what: value})
+
+
 def hwm_property(ctx: Context) -> str:
     return "mfsha-%s-hwm" % ctx.env.resource_name
 
@@ -230,11 +247,18 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
                              remembered.get("peers", "").split() if "=" in item))
     else:
         return
-    score = rank_score(own, found.verdict == "empty", cached_hwm(remembered), peers,
-                       ctx.params.boolean("allow_data_loss"),
-                       ctx.params.boolean("allow_new_filesystem"),
-                       int(yield_mark(ctx).read().get("version") or 0))
+    hwm = cached_hwm(remembered)
+    score, why = rank(own, found.verdict == "empty", hwm, peers,
+                      ctx.params.boolean("allow_data_loss"),
+                      ctx.params.boolean("allow_new_filesystem"),
+                      int(yield_mark(ctx).read().get("version") or 0))
     set_score(ctx, score)
+    # What crm_mon -A shows: the published (coarse) version, so nothing churns.
+    shown = Freshness.parse(state.read().get("published")) or NOTHING
+    highest = max([p.version for p in peers.values()] + [hwm.version if hwm else 0])
+    show(ctx, version=str(shown.version) if shown.version else "none",
+         lag=lag_text(highest - shown.version) if shown.version else "-",
+         promotable=promotable_text(score, why))
 
 
 def _peers_text(peers: dict[str, Freshness]) -> str:
@@ -383,6 +407,7 @@ def keep_promoted(ctx: Context, site: Site, state: StateFile) -> None:
     if own is not None and (known is None or own.version > known.version + CHANGE_TOLERANCE
                             or not own.same_filesystem(known)):
         record_hwm(ctx, site, own.version, own.metaid)
+        show(ctx, version=str(own.version))
     state.update(hwm_checked_at="%d" % time.time())
 
 
@@ -456,7 +481,8 @@ def action_stop(ctx: Context) -> int:
         except DaemonError as error:
             raise OCFError(codes.ERR_GENERIC, str(error)) from None
     ctx.cluster.delete_promotion_score()
-    ctx.cluster.delete_private(freshness_attribute(ctx))
+    for name in [freshness_attribute(ctx)] + [shown_attribute(ctx, what) for what in SHOWN]:
+        ctx.cluster.delete_attribute(name)
     local_state(ctx).remove()
     return codes.SUCCESS
 
@@ -509,10 +535,11 @@ def action_promote(ctx: Context) -> int:
     start_master(ctx, site)
     state.update(promoted="1")
     set_score(ctx, PROMOTED_SCORE)
-    ctx.cluster.delete_private(freshness_attribute(ctx))
+    ctx.cluster.delete_attribute(freshness_attribute(ctx))
     state.update(published="")
     yield_mark(ctx).remove()
     record_hwm(ctx, site, result.version, result.metaid, always=True)
+    show(ctx, version=str(result.version), lag="0 (master)", promotable="promoted")
     ctx.log.info("promoted: metadata restored to version %d, mfsmaster serving (%.3f s in all)"
                  % (result.version, time.monotonic() - started))
     return codes.SUCCESS

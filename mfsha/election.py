@@ -57,9 +57,10 @@ class Freshness:
 NOTHING = Freshness(0, 0)
 
 
-def rank_score(own, empty: bool, hwm: Freshness | None, peers: dict[str, Freshness],
-               allow_data_loss: bool, allow_new: bool, yielding: int = 0) -> int | None:
-    """Promotion score of an Unpromoted node; None means it must not be promoted.
+def rank(own, empty: bool, hwm: Freshness | None, peers: dict[str, Freshness],
+         allow_data_loss: bool, allow_new: bool, yielding: int = 0) -> tuple[int | None, str]:
+    """(promotion score, why) of an Unpromoted node; score None: must not be promoted.
+    `why` is short, for crm_mon ("" for the best rank).
 
     `own` is a Freshness, or None when the node has no restorable metadata.
     `yielding` is the version of a fresher peer this node refused to promote against:
@@ -68,16 +69,46 @@ def rank_score(own, empty: bool, hwm: Freshness | None, peers: dict[str, Freshne
     """
     if own is None:
         nobody_has_any = not any(p.version for p in peers.values())
-        return FORCED_SCORE if empty and allow_new and hwm is None and nobody_has_any else None
+        if empty and allow_new and hwm is None and nobody_has_any:
+            return FORCED_SCORE, "no metadata: a new file system (allow_new_filesystem)"
+        return None, "no metadata"
     if hwm is not None and not own.same_filesystem(hwm):
-        return None
+        return None, "another file system (%016X)" % own.metaid
     if hwm is not None and own.version < hwm.version:
-        return FORCED_SCORE if allow_data_loss else None
+        why = "below high-water mark %d" % hwm.version
+        return (FORCED_SCORE, why + " (allow_data_loss)") if allow_data_loss else (None, why)
     if yielding and own.version < yielding:
-        return FORCED_SCORE
-    fresher = {p.version for p in peers.values()
+        return FORCED_SCORE, "yielding to a fresher peer (version %d)" % yielding
+    fresher = {n: p.version for n, p in peers.items()
                if p.same_filesystem(own) and p.version > own.version + CHANGE_TOLERANCE}
-    return max(LOWEST_RANKED_SCORE, BEST_SCORE - RANK_STEP * len(fresher))
+    score = max(LOWEST_RANKED_SCORE, BEST_SCORE - RANK_STEP * len(fresher))
+    if not fresher:
+        return score, ""
+    freshest = max(fresher, key=lambda n: (fresher[n], n))
+    return score, "peer %s fresher" % freshest
+
+
+def rank_score(*args, **kwargs) -> int | None:
+    """The score of `rank`."""
+    return rank(*args, **kwargs)[0]
+
+
+def lag_text(changes: int) -> str:
+    """A lag in changes, in coarse steps (published versions are exact to CHANGE_TOLERANCE)."""
+    if changes <= CHANGE_TOLERANCE:
+        return "none"
+    for step in (1000, 10000, 100000):
+        if changes < step:
+            return "under %d changes" % step
+    return "%d changes or more" % 100000
+
+
+def promotable_text(score: int | None, why: str) -> str:
+    if score is None:
+        return "no: " + why
+    if score == FORCED_SCORE:
+        return "only if forced: " + why
+    return "yes" + (" (%s)" % why if why else "")
 
 
 def moved(before: Freshness | None, now: Freshness) -> bool:

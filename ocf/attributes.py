@@ -56,8 +56,14 @@ class Cluster:
         return self._run(["attrd_updater", "--private", "--lifetime=reboot",
                           "--name=" + name, "--update=" + value]).ok
 
-    def delete_private(self, name: str) -> bool:
+    def delete_attribute(self, name: str) -> bool:
+        """Remove a transient node attribute of this node, private or public."""
         return self._run(["attrd_updater", "--name=" + name, "--delete"]).ok
+
+    # -- public transient node attributes (in the CIB status; crm_mon -A shows them) --
+    def set_public(self, name: str, value: str) -> bool:
+        return self._run(["attrd_updater", "--lifetime=reboot", "--name=" + name,
+                          "--update=" + value]).ok
 
     def query_private(self, name: str, node: str | None = None) -> str | None:
         argv = ["attrd_updater", "--query", "--name=" + name]

@@ -374,3 +374,27 @@ def test_judge_explains_each_step_and_the_first_refusal():
     forced = election.judge(F(450, 7), "restorable", "", "/d", hwm, {"n2": F(600, 7)}, True,
                             False, "h")
     assert forced.promotable
+
+
+def test_crm_mon_shows_version_lag_and_promotability_written_only_on_change(
+        fake, tmp_path, metalogger_lock):
+    import subprocess
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 150))
+    subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-freshness",
+                    "--update=2000:6B06C1F8DBC0458C"], env=base_env(fake, tmp_path, node="n2"),
+                   check=True)
+    env = base_env(fake, tmp_path, **cfgs)
+    assert call("monitor", env, interval_ms=11000).code == 0
+    shown = {what: fake.private("mfsha-p_mfs-%s" % what, "n1")
+             for what in ("version", "lag", "promotable")}
+    assert shown == {"version": "150", "lag": "under 10000 changes",
+                     "promotable": "yes (peer n2 fresher)"}
+    calls = len(fake.calls())
+    for _ in range(2):
+        assert call("monitor", env, interval_ms=11000).code == 0
+    assert [c for c in fake.calls()[calls:] if "--update" in c] == []
+    assert call("stop", env).code == 0
+    assert fake.private("mfsha-p_mfs-promotable", "n1") is None

@@ -56,6 +56,13 @@ def test_bootstrap_creates_the_file_system_once_and_promotes_one_node(cluster, c
               if os.path.exists(os.path.join(cluster.node_root(n), "var/lib/mfs/meta/metadata.mfs.back"))]
     assert images == [promoted], "only the first master created metadata (%s)" % images
     assert archives == []
+    # crm_mon -A shows each node's version, lag and whether it may be promoted.
+    def shown():
+        text = cluster.nx(promoted, ["crm_mon", "-1", "-A"]).stdout
+        return text if text.count("mfsha-mfs-promotable") == len(cluster.nodes) else None
+    attributes = wait_for(shown, 60, 2, "crm_mon -A to show every node's promotability")
+    assert ": promoted" in attributes and "mfsha-mfs-version" in attributes
+    assert attributes.count("mfsha-mfs-lag") == len(cluster.nodes)
 
 
 def test_crmsh_and_pcs_show_the_installed_agent(cluster):
