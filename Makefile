@@ -7,6 +7,8 @@ DESTDIR ?=
 PYTHON ?= /usr/bin/python3
 
 SBIN_DIR = $(DESTDIR)/usr/sbin
+MAN7 = $(DESTDIR)/usr/share/man/man7/ocf_$(PROVIDER)_mfsmaster.7
+MAN8 = $(DESTDIR)/usr/share/man/man8/mfsha.8
 AGENT_DIR = $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
 LIB_DIR = $(DESTDIR)$(OCF_ROOT)/lib/$(PROVIDER)
 PACKAGES = ocf moosefs mfsha
@@ -22,10 +24,13 @@ install:
 	install -d -m 755 $(SBIN_DIR)
 	sed 's|@LIBRARY@|$(OCF_ROOT)/lib/$(PROVIDER)|' sbin/mfsha > $(SBIN_DIR)/mfsha
 	chmod 755 $(SBIN_DIR)/mfsha
+	install -d -m 755 $(dir $(MAN7)) $(dir $(MAN8))
+	$(PYTHON) -m ocf.manpage mfsha.agent:INFO $(PROVIDER) > $(MAN7)
+	install -m 644 man/mfsha.8 $(MAN8)
 	$(PYTHON) -m compileall -q $(LIB_DIR) >/dev/null
 
 uninstall:
-	rm -f $(AGENT_DIR)/mfsmaster $(SBIN_DIR)/mfsha
+	rm -f $(AGENT_DIR)/mfsmaster $(SBIN_DIR)/mfsha $(MAN7) $(MAN8)
 	for pkg in $(PACKAGES); do \
 	  for f in $$pkg/*.py; do rm -f $(LIB_DIR)/$$f; done; \
 	  rm -rf $(LIB_DIR)/$$pkg/__pycache__; rmdir $(LIB_DIR)/$$pkg 2>/dev/null || true; \
@@ -33,7 +38,8 @@ uninstall:
 	for f in $(MODULES); do rm -f $(LIB_DIR)/$$f; done
 	rm -rf $(LIB_DIR)/__pycache__
 	rmdir $(LIB_DIR) $(AGENT_DIR) 2>/dev/null || true
-	[ -z "$(DESTDIR)" ] || rmdir -p $(SBIN_DIR) $(DESTDIR)$(OCF_ROOT)/resource.d $(DESTDIR)$(OCF_ROOT)/lib 2>/dev/null || true
+	[ -z "$(DESTDIR)" ] || rmdir -p $(SBIN_DIR) $(DESTDIR)$(OCF_ROOT)/resource.d \
+	  $(DESTDIR)$(OCF_ROOT)/lib $(dir $(MAN7)) $(dir $(MAN8)) 2>/dev/null || true
 
 deps:
 	scripts/install-deps

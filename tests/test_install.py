@@ -27,6 +27,10 @@ def test_install_layout_run_and_uninstall(public_tmp):
     assert "usr/lib/ocf/lib/mfsha/procrun.py" in installed
     assert "usr/lib/ocf/lib/mfsha/mfsha/election.py" in installed
     assert "usr/sbin/mfsha" in installed
+    assert {"usr/share/man/man7/ocf_mfsha_mfsmaster.7", "usr/share/man/man8/mfsha.8"} <= \
+        set(installed)
+    page = open(os.path.join(destdir, "usr/share/man/man7/ocf_mfsha_mfsmaster.7")).read()
+    assert page.startswith(".TH OCF_MFSHA_MFSMASTER 7") and "\\fBfast_stop\\fR" in page
     mfsha = os.path.join(destdir, "usr/sbin/mfsha")
     assert '"/usr/lib/ocf/lib/mfsha"' in open(mfsha).read()
     assert os.stat(agent).st_mode & 0o777 == 0o755

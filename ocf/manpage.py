@@ -1,0 +1,57 @@
+"""A manual page (roff, section 7) for an agent, made from its meta-data, named as
+resource-agents names theirs: ocf_PROVIDER_NAME.7."""
+from __future__ import annotations
+
+from .metadata import AgentInfo
+
+
+def _roff(text: str) -> str:
+    """Escape text for roff: backslashes, and lines that would start a request."""
+    lines = []
+    for line in text.replace("\\", "\\e").splitlines():
+        lines.append("\\&" + line if line.startswith((".", "'")) else line)
+    return "\n".join(lines)
+
+
+def render(info: AgentInfo, provider: str, date: str) -> str:
+    title = "ocf_%s_%s" % (provider, info.name)
+    out = ['.TH %s 7 "%s" "%s %s" "OCF resource agents"' % (title.upper(), date, info.name,
+                                                             info.version),
+           ".SH NAME", "%s \\- %s" % (title, _roff(info.shortdesc)),
+           ".SH SYNOPSIS", "\\fBocf:%s:%s\\fR [\\fIparameter\\fR=\\fIvalue\\fR ...]"
+           % (provider, info.name),
+           ".SH DESCRIPTION", ".nf", _roff(info.longdesc.strip()), ".fi",
+           ".SH PARAMETERS"]
+    for parameter in info.parameters:
+        default = "" if parameter.default in (None, "") else ", default %s" % parameter.default
+        out += [".TP", "\\fB%s\\fR (%s%s%s)" % (parameter.name, parameter.type, default,
+                                               ", required" if parameter.required else ""),
+                _roff(parameter.longdesc.strip())]
+    out.append(".SH ACTIONS")
+    for action in info.actions:
+        details = ["timeout %ds" % action.timeout]
+        if action.interval:
+            details.append("interval %ds" % action.interval)
+        if action.role:
+            details.append("role %s" % action.role)
+        out += [".TP", "\\fB%s\\fR" % action.name, ", ".join(details)]
+    out += [".SH SEE ALSO", "\\fBmfsha\\fR(8), \\fBcrm\\fR(8), \\fBpcs\\fR(8)", ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    """python3 -m ocf.manpage MODULE:ATTRIBUTE PROVIDER  (prints the page)"""
+    import importlib
+    import time
+    if len(argv) != 3 or ":" not in argv[1]:
+        print(main.__doc__)
+        return 2
+    module, _, attribute = argv[1].partition(":")
+    info = getattr(importlib.import_module(module), attribute)
+    print(render(info, argv[2], time.strftime("%Y-%m")))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv))
