@@ -2,6 +2,8 @@
 
   mfsha status [--json]              every node: role, published version, lag, promotable
   mfsha why NODE [--json]            why NODE would or would not be promoted now
+  mfsha switchover [NODE]            move the master to NODE (default: the freshest), wait
+                                     until it serves, always remove the move constraint
   mfsha inspect DIR [--thorough] [--known VERSION[:FINGERPRINT]] [--last-master-here]
   mfsha archives [--json]            the archives of this node, with their total size
   mfsha archives extract NAME DIR    unpack one archive into DIR (never a live DATA_PATH)
@@ -19,9 +21,10 @@ import xml.etree.ElementTree as ElementTree
 
 from procrun import Deadline, run
 
-from .election import Freshness, judge, parse_all
+from .election import CHANGE_TOLERANCE, Freshness, judge, parse_all
 
 TOOL_SECONDS = 15
+SWITCHOVER_SECONDS = 120  # the longest a planned switchover is waited for
 
 
 class UsageError(Exception):
@@ -91,6 +94,36 @@ class ClusterView:
         for nvpair in self.cib.iter("nvpair"):
             if nvpair.get("name") == name:
                 return nvpair.get("value")
+        return None
+
+    def clone(self) -> str:
+        """The promotable clone holding the primitive."""
+        for clone in list(self.cib.iter("clone")) + list(self.cib.iter("master")):
+            if any(p.get("id") == self.resource for p in clone.iter("primitive")):
+                return clone.get("id")
+        raise UsageError("resource %s is not in a promotable clone" % self.resource)
+
+    def quorate(self) -> bool:
+        summary = self.status.find("summary/current_dc")
+        return summary is not None and summary.get("with_quorum") == "true"
+
+    def settled(self) -> bool:
+        """Every node of the clone in a stable role, exactly one Promoted."""
+        roles = list(self.roles.values())
+        return roles.count("Promoted") + roles.count("Master") == 1 and all(
+            r in ("Promoted", "Master", "Unpromoted", "Slave") for r in roles)
+
+    def vip(self) -> str | None:
+        """The address of an IPaddr2 resource colocated with the Promoted role."""
+        clone = self.clone()
+        for colocation in self.cib.iter("rsc_colocation"):
+            if colocation.get("with-rsc") == clone:
+                for primitive in self.cib.iter("primitive"):
+                    if primitive.get("id") == colocation.get("rsc") and \
+                            primitive.get("type") == "IPaddr2":
+                        for nvpair in primitive.iter("nvpair"):
+                            if nvpair.get("name") == "ip":
+                                return nvpair.get("value")
         return None
 
     def flag(self, name: str) -> bool:
@@ -184,6 +217,61 @@ def command_why(view: ClusterView, node: str, as_json: bool) -> str:
                      ["  %d. %s" % (i, step) for i, step in enumerate(steps, 1)])
 
 
+def command_switchover(view: ClusterView, target: str | None) -> str:
+    """A planned switchover: refused unless safe, the move constraint always removed."""
+    import time
+    if not view.quorate():
+        raise UsageError("this partition has no quorum: no switchover")
+    old = view.promoted()
+    if not view.settled() or old is None:
+        raise UsageError("the cluster is not settled (roles: %s): a failover may be under way"
+                         % (", ".join("%s %s" % i for i in sorted(view.roles.items())) or "none"))
+    candidates = [row for row in view.rows() if row["node"] != old and row["promotable"]
+                  and row["lag_changes"] is not None]
+    if target is None:
+        if not candidates:
+            raise UsageError("no node may be promoted now; see mfsha status")
+        target = max(candidates, key=lambda row: (row["version"], row["node"]))["node"]
+    if target == old:
+        raise UsageError("%s is already the Promoted node" % target)
+    verdict = view.why(target)
+    if not verdict.promotable:
+        raise UsageError("%s may not be promoted: %s" % (target, verdict.refusal))
+    lag = next(row["lag_changes"] for row in view.rows() if row["node"] == target)
+    if lag is None or lag > CHANGE_TOLERANCE:
+        raise UsageError("%s lags %s changes behind: let it catch up first" % (target, lag))
+    clone, address = view.clone(), view.vip()
+    started = time.monotonic()
+    tool(["crm_resource", "--move", "--promoted", "--resource", clone, "--node", target,
+          "--force"])
+    try:
+        until = started + SWITCHOVER_SECONDS
+        while time.monotonic() < until:
+            now = ClusterView(view.resource)
+            if now.promoted() == target and now.settled() and \
+                    (address is None or serving(address, view)):
+                break
+            time.sleep(0.2)
+        else:
+            raise UsageError("%s did not become a serving master within %d s; see crm_mon "
+                             "(the move constraint is removed)" % (target, SWITCHOVER_SECONDS))
+    finally:
+        tool(["crm_resource", "--clear", "--resource", clone])
+    return "switchover %s -> %s: mfsmaster serving at %s %.1f s after the move" % (
+        old, target, address or "the new node", time.monotonic() - started)
+
+
+def serving(address: str, view: ClusterView) -> bool:
+    from moosefs import config
+    from moosefs.daemons import serving as accepts
+    try:
+        port = config.master(view.params.get("master_cfg") or "/etc/mfs/mfsmaster.cfg") \
+            .integer("MATOCL_LISTEN_PORT")
+    except config.ConfigError:
+        port = 9421
+    return accepts(address, port, timeout=0.5)
+
+
 def command_archives(view: ClusterView, args: list[str], as_json: bool) -> str:
     archiver = archiver_of(view)
     if args[:1] == ["extract"]:
@@ -232,7 +320,7 @@ def main(argv: list[str]) -> int:
             return inspect_main(["mfsha"] + args)
         if os.geteuid() != 0:
             raise UsageError("run as root (the cluster tools and the data directory need it)")
-        if args[0] not in ("status", "why", "archives"):
+        if args[0] not in ("status", "why", "switchover", "archives"):
             raise UsageError("unknown command %r; see mfsha --help" % args[0], 2)
         if args[0] == "why" and len(args) != 2:
             raise UsageError("usage: mfsha why NODE", 2)
@@ -241,6 +329,8 @@ def main(argv: list[str]) -> int:
             print(command_status(view, as_json))
         elif args[0] == "why":
             print(command_why(view, args[1], as_json))
+        elif args[0] == "switchover":
+            print(command_switchover(view, args[1] if len(args) > 1 else None))
         else:
             print(command_archives(view, args[1:], as_json))
         return 0

@@ -98,6 +98,45 @@ def test_planned_switchover_with_move_and_standby(cluster, client):
     check_everything(cluster, client)
 
 
+def move_constraints(cluster) -> list[str]:
+    constraints = cluster.nx(cluster.any_node(), ["cibadmin", "--query", "--scope",
+                                                  "constraints"]).stdout
+    return [line for line in constraints.splitlines() if "cli-prefer" in line or "cli-ban" in line]
+
+
+def test_mfsha_switchover_keeps_every_file_and_leaves_no_constraint(cluster, client):
+    old = sc.settle(cluster)
+    client.write("before-mfsha-switchover", 30)
+    time.sleep(12)  # a monitor round: the peers publish what they received
+    done = cluster.nx(old, ["mfsha", "switchover"], timeout=180)
+    new = sc.settle(cluster)
+    assert new != old and "switchover %s -> %s" % (old, new) in done.stdout, done.stdout
+    print(done.stdout.strip())
+    assert move_constraints(cluster) == []
+    check_everything(cluster, client)
+    # A target that lags is refused, and nothing is left behind.
+    stale = [n for n in cluster.nodes if n != new][0]
+    loggers = cluster.daemon_pids(stale, "mfsmetalogger")
+    for pid in loggers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        client.write("missed-by-target", 80)
+        refused = wait_for(lambda: (lambda r: r if r.returncode != 0 else None)(
+            cluster.nx(new, ["mfsha", "switchover", stale], check=False, timeout=180)),
+            60, 3, "mfsha switchover to refuse the lagging %s" % stale)
+        assert refused.stdout == "" and len(refused.stderr.strip().splitlines()) == 1
+        assert "may not be promoted" in refused.stderr or "lags" in refused.stderr, \
+            refused.stderr
+    finally:
+        for pid in loggers:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    assert sc.settle(cluster) == new and move_constraints(cluster) == []
+    check_everything(cluster, client)
+
+
 def test_kill_9_of_mfsmaster(cluster, client):
     old = sc.settle(cluster)
     client.write("before-kill", 40)
