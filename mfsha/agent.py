@@ -614,11 +614,21 @@ def action_notify(ctx: Context) -> int:
             peers = set(note.unames["unpromoted"]) | set(note.unames["start"])
             local_state(ctx).update(expected_peers=" ".join(sorted(peers - {me})))
     elif note.key == "post-promote":
-        yield_mark(ctx).remove()  # a promotion happened: rank normally again
-        refresh_hwm(ctx)
+        release_yield_mark(ctx, refresh_hwm(ctx))
     elif note.key == "post-demote":
         refresh_hwm(ctx)
     return codes.SUCCESS
+
+
+def release_yield_mark(ctx: Context, hwm: Freshness | None) -> None:
+    """Rank normally again once another node was promoted at least as fresh as the peer
+    this node yielded to. Post-promote notifications come also after a promote that
+    failed: only the high-water mark, which a successful promote writes, tells."""
+    mark = yield_mark(ctx)
+    wanted = int(mark.read().get("version") or 0)
+    if wanted and hwm is not None and hwm.node not in ("", ctx.env.node_name) \
+            and hwm.version >= wanted:
+        mark.remove()
 
 
 def keep_history_ahead_of(ctx: Context, site: Site, promoted: list[str]) -> None:

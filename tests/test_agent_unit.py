@@ -398,3 +398,23 @@ def test_crm_mon_shows_version_lag_and_promotability_written_only_on_change(
     assert [c for c in fake.calls()[calls:] if "--update" in c] == []
     assert call("stop", env).code == 0
     assert fake.private("mfsha-p_mfs-promotable", "n1") is None
+
+
+def test_a_failed_promote_elsewhere_does_not_release_the_yield(fake, tmp_path):
+    """Pacemaker sends post-promote also after a promote that failed (seen in the
+    namespace cluster: the yielding node was picked again at once). Only a high-water
+    mark written by a successful promote of another node releases it."""
+    env = base_env(fake, tmp_path, **configs(tmp_path))
+    mark = tmp_path / "run-n1" / "mfsha-p_mfs.yield"
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    mark.write_text("version=846\nto=n3\n")
+    post = {"OCF_RESKEY_CRM_meta_notify_type": "post",
+            "OCF_RESKEY_CRM_meta_notify_operation": "promote",
+            "OCF_RESKEY_CRM_meta_notify_promote_uname": "n1"}
+    fake.set_property("mfsha-p_mfs-hwm", "498:6B06C1F8DBC0458C:n1:")
+    assert call("notify", dict(env, **post)).code == 0
+    assert mark.exists()  # our own promote failed: the mark from elect stays
+    fake.set_property("mfsha-p_mfs-hwm", "846:6B06C1F8DBC0458C:n3:ab")
+    post["OCF_RESKEY_CRM_meta_notify_promote_uname"] = "n3"
+    assert call("notify", dict(env, **post)).code == 0
+    assert not mark.exists()
