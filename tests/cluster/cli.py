@@ -46,12 +46,14 @@ def demo() -> int:
     say("powering %s back on; it rejoins as a metalogger" % old)
     sc.restore_node(DEMO, old)
     sc.settle(DEMO)
-    print(DEMO.nx(DEMO.any_node(), ["crm_mon", "-1"]).stdout)
+    time.sleep(12)  # a monitor round: every node publishes what it holds
+    say("mfsha status: every node's version, lag and whether it may be promoted")
+    print(DEMO.nx(DEMO.any_node(), ["mfsha", "status"]).stdout)
     print("""The cluster stays up. Explore it:
-  python3 -m tests.cluster.cli status            crm_mon
+  python3 -m tests.cluster.cli status            crm_mon -A (version, lag, promotable)
   python3 -m tests.cluster.cli shell node2       a shell in node2 (crm_mon, crm, pcs, mfscli)
-      crm_resource --move --promoted -r mfs-clone -N node3    a planned switchover
-      crm_resource --clear -r mfs-clone                        then drop the move
+      mfsha status ; mfsha why node3             the election, explained
+      mfsha switchover node3                     a planned switchover (constraint removed)
       crm node standby node1 ; crm node online node1
   python3 -m tests.cluster.cli shell client      the client: ls /run/mfsmnt
   python3 -m tests.cluster.cli crash node1       power a node off (it is fenced)
