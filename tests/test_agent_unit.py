@@ -28,6 +28,13 @@ def base_env(fake, tmp_path, node="n1", **extra):
     return env
 
 
+def publish(fake, tmp_path, node: str, freshness: str) -> None:
+    """What `node`'s agent publishes as its freshness."""
+    import subprocess
+    subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-freshness",
+                    "--update=" + freshness], env=base_env(fake, tmp_path, node=node), check=True)
+
+
 def configs(tmp_path, data_owner="mfs", same_path=True):
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
@@ -226,10 +233,7 @@ def test_promote_refuses_when_a_peer_is_fresher(fake, tmp_path):
     write_image(str(data / "metadata_ml.mfs.back"), 100)
     write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 150))
     env = base_env(fake, tmp_path, **cfgs)
-    peer = base_env(fake, tmp_path, node="n2")
-    import subprocess
-    subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-freshness",
-                    "--update=900:6B06C1F8DBC0458C"], env=peer, check=True)
+    publish(fake, tmp_path, "n2", "900:6B06C1F8DBC0458C")
     outcome = call("promote", env)
     assert outcome.code == 1
     assert "node n2 holds fresher metadata (version 900, here 150)" in outcome.reason
@@ -323,15 +327,12 @@ def metalogger_lock(tmp_path):
 
 def test_a_metalogger_ahead_of_a_forced_promotion_keeps_a_copy_of_its_history(
         fake, tmp_path, metalogger_lock):
-    import subprocess
     import tarfile
     cfgs = configs(tmp_path)
     data = tmp_path / "data"
     write_image(str(data / "metadata_ml.mfs.back"), 100)
     write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 900))
-    subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-freshness",
-                    "--update=300:6B06C1F8DBC0458C"], env=base_env(fake, tmp_path, node="n2"),
-                   check=True)
+    publish(fake, tmp_path, "n2", "300:6B06C1F8DBC0458C")
     notify = {"OCF_RESKEY_CRM_meta_notify_type": "pre",
               "OCF_RESKEY_CRM_meta_notify_operation": "promote",
               "OCF_RESKEY_CRM_meta_notify_promote_uname": "n2",
@@ -346,9 +347,7 @@ def test_a_metalogger_ahead_of_a_forced_promotion_keeps_a_copy_of_its_history(
     assert call("notify", base_env(fake, tmp_path, **cfgs, **notify)).code == 0
     assert len(os.listdir(str(data) + "-archive")) == 1  # the same history is not copied twice
     # A promotion of a node that is not behind archives nothing.
-    subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-freshness",
-                    "--update=900:6B06C1F8DBC0458C"], env=base_env(fake, tmp_path, node="n2"),
-                   check=True)
+    publish(fake, tmp_path, "n2", "900:6B06C1F8DBC0458C")
     assert call("notify", base_env(fake, tmp_path, **cfgs, **notify)).code == 0
     assert len(os.listdir(str(data) + "-archive")) == 1
 
@@ -378,14 +377,11 @@ def test_judge_explains_each_step_and_the_first_refusal():
 
 def test_crm_mon_shows_version_lag_and_promotability_written_only_on_change(
         fake, tmp_path, metalogger_lock):
-    import subprocess
     cfgs = configs(tmp_path)
     data = tmp_path / "data"
     write_image(str(data / "metadata_ml.mfs.back"), 100)
     write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 150))
-    subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-freshness",
-                    "--update=2000:6B06C1F8DBC0458C"], env=base_env(fake, tmp_path, node="n2"),
-                   check=True)
+    publish(fake, tmp_path, "n2", "2000:6B06C1F8DBC0458C")
     env = base_env(fake, tmp_path, **cfgs)
     assert call("monitor", env, interval_ms=11000).code == 0
     shown = {what: fake.private("mfsha-p_mfs-%s" % what, "n1")

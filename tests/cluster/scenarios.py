@@ -232,6 +232,23 @@ def bring_up(cluster: Cluster, tool: str = "crm") -> tuple[Client, float]:
 
 
 @contextlib.contextmanager
+def held_back(cluster: Cluster, node: str):
+    """`node`'s metalogger stopped in its tracks (SIGSTOP) meanwhile: it misses changes."""
+    loggers = cluster.daemon_pids(node, "mfsmetalogger")
+    assert loggers, "no metalogger runs on %s" % node
+    for pid in loggers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield loggers
+    finally:
+        for pid in loggers:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+
+@contextlib.contextmanager
 def watched(cluster: Cluster, tool: str = "crm"):
     """The cluster brought up and configured, its client as `cluster.client_helper` and
     a running Sampler as `cluster.sampler`; always torn down, and nothing may be left."""

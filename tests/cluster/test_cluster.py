@@ -116,10 +116,7 @@ def test_mfsha_switchover_keeps_every_file_and_leaves_no_constraint(cluster, cli
     check_everything(cluster, client)
     # A target that lags is refused, and nothing is left behind.
     stale = [n for n in cluster.nodes if n != new][0]
-    loggers = cluster.daemon_pids(stale, "mfsmetalogger")
-    for pid in loggers:
-        os.kill(pid, signal.SIGSTOP)
-    try:
+    with sc.held_back(cluster, stale):
         client.write("missed-by-target", 80)
         refused = wait_for(lambda: (lambda r: r if r.returncode != 0 else None)(
             cluster.nx(new, ["mfsha", "switchover", stale], check=False, timeout=180)),
@@ -127,12 +124,6 @@ def test_mfsha_switchover_keeps_every_file_and_leaves_no_constraint(cluster, cli
         assert refused.stdout == "" and len(refused.stderr.strip().splitlines()) == 1
         assert "may not be promoted" in refused.stderr or "lags" in refused.stderr, \
             refused.stderr
-    finally:
-        for pid in loggers:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
     assert sc.settle(cluster) == new and move_constraints(cluster) == []
     check_everything(cluster, client)
 
@@ -177,11 +168,7 @@ def test_isolated_promoted_node_loses_quorum_and_majority_promotes(cluster, clie
 def test_freshest_metalogger_wins_over_a_stale_one(cluster, client):
     old = sc.settle(cluster)
     stale, fresh = [n for n in cluster.nodes if n != old]
-    loggers = cluster.daemon_pids(stale, "mfsmetalogger")
-    assert loggers
-    for pid in loggers:
-        os.kill(pid, signal.SIGSTOP)  # held back: it misses the next changes
-    try:
+    with sc.held_back(cluster, stale):  # it misses the next changes
         client.write("missed-by-stale", 80)
         time.sleep(2)  # the fresh metalogger flushes every second
         # The operator's view: the held-back node is not promotable, and says why.
@@ -196,12 +183,6 @@ def test_freshest_metalogger_wins_over_a_stale_one(cluster, client):
         print("crash with %s held back: %s promoted, %s" % (stale, timing.new_promoted,
                                                            timing.row()))
         assert timing.new_promoted == fresh
-    finally:
-        for pid in loggers:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
     assert client.verify() == []
     sc.restore_node(cluster, old)
     sc.cleanup(cluster)
