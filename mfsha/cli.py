@@ -126,6 +126,12 @@ class ClusterView:
                                 return nvpair.get("value")
         return None
 
+    def promote_failures(self, node: str) -> set[tuple[str, str]]:
+        """(when, exit reason) of failed promotes of this resource on `node`."""
+        return {(f.get("last-rc-change", ""), f.get("exitreason", "")) for f in
+                self.status.iter("failure") if f.get("node") == node
+                and f.get("op_key", "").startswith(self.resource + "_promote_")}
+
     def flag(self, name: str) -> bool:
         return (self.params.get(name) or "").lower() in ("true", "yes", "1", "on")
 
@@ -241,6 +247,7 @@ def command_switchover(view: ClusterView, target: str | None) -> str:
     if lag is None or lag > CHANGE_TOLERANCE:
         raise UsageError("%s lags %s changes behind: let it catch up first" % (target, lag))
     clone, address = view.clone(), view.vip()
+    earlier_failures = view.promote_failures(target)
     started = time.monotonic()
     tool(["crm_resource", "--move", "--promoted", "--resource", clone, "--node", target,
           "--force"])
@@ -251,6 +258,11 @@ def command_switchover(view: ClusterView, target: str | None) -> str:
             if now.promoted() == target and now.settled() and \
                     (address is None or serving(address, view)):
                 break
+            refusals = now.promote_failures(target) - earlier_failures
+            if refusals:  # the agent's own checks, on fresher data than published
+                raise UsageError("%s refused the promotion: %s; Pacemaker keeps the master "
+                                 "elsewhere (crm_resource --cleanup clears the failure)"
+                                 % (target, sorted(refusals)[-1][1]))
             time.sleep(0.2)
         else:
             raise UsageError("%s did not become a serving master within %d s; see crm_mon "

@@ -114,14 +114,17 @@ def test_mfsha_switchover_keeps_every_file_and_leaves_no_constraint(cluster, cli
     print(done.stdout.strip())
     assert move_constraints(cluster) == []
     check_everything(cluster, client)
-    # A target that lags is refused, and nothing is left behind.
+    # A target that lags is refused, and nothing is left behind. (Refused once its
+    # published version shows the lag; before that its own promote refuses, and mfsha
+    # reports that refusal.)
     stale = [n for n in cluster.nodes if n != new][0]
     with sc.held_back(cluster, stale):
         client.write("missed-by-target", 80)
-        refused = wait_for(lambda: (lambda r: r if r.returncode != 0 else None)(
-            cluster.nx(new, ["mfsha", "switchover", stale], check=False, timeout=180)),
-            60, 3, "mfsha switchover to refuse the lagging %s" % stale)
-        assert refused.stdout == "" and len(refused.stderr.strip().splitlines()) == 1
+        wait_for(lambda: "would not be promoted" in cluster.nx(new, ["mfsha", "why", stale])
+                 .stdout, 60, 2, "the lag of %s to show" % stale)
+        refused = cluster.nx(new, ["mfsha", "switchover", stale], check=False, timeout=60)
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert len(refused.stderr.strip().splitlines()) == 1
         assert "may not be promoted" in refused.stderr or "lags" in refused.stderr, \
             refused.stderr
     assert sc.settle(cluster) == new and move_constraints(cluster) == []
