@@ -60,10 +60,10 @@ test:
 # The live demo: a 3-node cluster on this machine, a crash of the master's node, the
 # failover time and the data check. It stays up; `make demo-down` removes it.
 demo: deps
-	$(PYTHON) -m tests.cluster.cli demo
+	$(PYTHON) -m lab demo
 
 demo-down:
-	$(PYTHON) -m tests.cluster.cli down
+	$(PYTHON) -m lab down
 
 bench:
 	$(PYTHON) bench/ocf_dispatch.py

@@ -15,8 +15,8 @@ from common import ROOT
 
 sys.path.insert(0, ROOT)
 
-from tests.cluster import scenarios as sc  # noqa: E402
-from tests.cluster.harness import Cluster, wait_for  # noqa: E402
+from lab import scenarios as sc  # noqa: E402
+from lab.harness import Cluster, wait_for  # noqa: E402
 
 TRIALS = int(os.environ.get("BENCH_TRIALS", "5"))
 STATEFUL = """primitive st ocf:pacemaker:Stateful \\

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from tests.cluster import scenarios as sc
-from tests.cluster.harness import DATA_PATH, Cluster, wait_for
+from lab import scenarios as sc
+from lab.harness import DATA_PATH, Cluster, wait_for
 
 NEEDED = ("corosync", "pacemakerd", "crm", "pcs", "mfsmaster", "mfsmount", "unshare", "nsenter")
 pytestmark = [

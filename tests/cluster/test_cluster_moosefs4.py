@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from tests.cluster import scenarios as sc
-from tests.cluster.harness import DATA_PATH, Cluster, wait_for
+from lab import scenarios as sc
+from lab.harness import DATA_PATH, Cluster, wait_for
 from tests.cluster.test_cluster import pytestmark  # noqa: F401  (same requirements)
 from tests.moosefs_versions import installed_prefix
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cluster import scenarios as sc
-from tests.cluster.harness import Cluster
+from lab import scenarios as sc
+from lab.harness import Cluster
 from tests.cluster.test_cluster import pytestmark  # noqa: F401 (same requirements)
 
 

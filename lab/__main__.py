@@ -1,11 +1,11 @@
 """Command line for the one-machine cluster: the demo and a few tools to explore it.
 
-  python3 -m tests.cluster.cli demo        build, configure, crash the master, report
-  python3 -m tests.cluster.cli status      crm_mon of the demo cluster
-  python3 -m tests.cluster.cli shell NODE  a shell inside NODE (node1..3, client)
-  python3 -m tests.cluster.cli crash NODE  power NODE off (it is fenced)
-  python3 -m tests.cluster.cli start NODE  power NODE on again
-  python3 -m tests.cluster.cli down        tear everything down
+  python3 -m lab demo        build, configure, crash the master, report
+  python3 -m lab status      crm_mon of the demo cluster
+  python3 -m lab shell NODE  a shell inside NODE (node1..3, client)
+  python3 -m lab crash NODE  power NODE off (it is fenced)
+  python3 -m lab start NODE  power NODE on again
+  python3 -m lab down        tear everything down
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import os
 import sys
 import time
 
-from tests.cluster import scenarios as sc
-from tests.cluster.harness import Cluster
+from lab import scenarios as sc
+from lab.harness import Cluster
 
 DEMO = Cluster(prefix="mfsdemo")
 
@@ -50,14 +50,14 @@ def demo() -> int:
     say("mfsha status: every node's version, lag and whether it may be promoted")
     print(DEMO.nx(DEMO.any_node(), ["mfsha", "status"]).stdout)
     print("""The cluster stays up. Explore it:
-  python3 -m tests.cluster.cli status            crm_mon -A (version, lag, promotable)
-  python3 -m tests.cluster.cli shell node2       a shell in node2 (crm_mon, crm, pcs, mfscli)
+  python3 -m lab status            crm_mon -A (version, lag, promotable)
+  python3 -m lab shell node2       a shell in node2 (crm_mon, crm, pcs, mfscli)
       mfsha status ; mfsha why node3             the election, explained
       mfsha switchover node3                     a planned switchover (constraint removed)
       crm node standby node1 ; crm node online node1
-  python3 -m tests.cluster.cli shell client      the client: ls /run/mfsmnt
-  python3 -m tests.cluster.cli crash node1       power a node off (it is fenced)
-  python3 -m tests.cluster.cli start node1       power it on again
+  python3 -m lab shell client      the client: ls /run/mfsmnt
+  python3 -m lab crash node1       power a node off (it is fenced)
+  python3 -m lab start node1       power it on again
 Tear it down:  make demo-down""")
     return 0 if not bad else 1
 
