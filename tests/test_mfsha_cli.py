@@ -67,3 +67,57 @@ def test_archives_extract_into_a_folder_never_into_a_data_directory(tmp_path):
         cli.extract(archiver, "nope", str(tmp_path / "out"), str(data))
     assert "1 files" in cli.extract(archiver, name, str(tmp_path / "out"), str(data))
     assert (tmp_path / "out" / "changelog_ml.0.mfs").read_bytes() == b"1: x\n"
+
+
+CIB = """<cib epoch="9" admin_epoch="0"><configuration><crm_config><cluster_property_set
+id="o"><nvpair id="h" name="mfsha-mfs-hwm" value="1200:6B06C1F8DBC0458C:n1:ab"/>
+</cluster_property_set></crm_config><nodes><node id="1" uname="n1"/><node id="2" uname="n2"/>
+<node id="3" uname="n3"/></nodes><resources><clone id="mfs-clone"><primitive id="mfs"
+class="ocf" provider="mfsha" type="mfsmaster"><instance_attributes id="i"><nvpair id="c"
+name="master_cfg" value="/nonexistent.cfg"/></instance_attributes></primitive></clone>
+<primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"><instance_attributes
+id="v"><nvpair id="a" name="ip" value="10.0.0.9"/></instance_attributes></primitive>
+</resources><constraints><rsc_colocation id="x" rsc="vip" with-rsc="mfs-clone"
+with-rsc-role="Promoted" score="INFINITY"/></constraints></configuration><status/></cib>"""
+CRM_MON = """<pacemaker-result><summary><current_dc present="true" name="n1"
+with_quorum="true"/></summary><resources><clone id="mfs-clone"><resource id="mfs"
+role="Promoted"><node name="n1"/></resource><resource id="mfs" role="Unpromoted"><node
+name="n2"/></resource><resource id="mfs" role="Unpromoted"><node name="n3"/></resource>
+</clone></resources></pacemaker-result>"""
+
+
+@pytest.fixture
+def view(monkeypatch):
+    outputs = {"cibadmin": CIB, "crm_mon": CRM_MON}
+    monkeypatch.setattr(cli, "tool", lambda argv: outputs[argv[0]])
+    monkeypatch.setattr(cli.ClusterView, "_private", lambda self, name: {
+        "n2": "1250:6B06C1F8DBC0458C", "n3": "700:6B06C1F8DBC0458C"})
+    return cli.ClusterView(None)
+
+
+def test_status_and_why_come_from_the_election(view):
+    assert (view.resource, view.clone(), view.vip(), view.promoted()) == \
+        ("mfs", "mfs-clone", "10.0.0.9", "n1")
+    rows = {row["node"]: row for row in view.rows()}
+    assert rows["n1"]["promotable"] and rows["n1"]["reason"] == "runs the master"
+    assert rows["n2"]["promotable"] and rows["n2"]["lag_changes"] == 0
+    assert not rows["n3"]["promotable"] and rows["n3"]["lag_changes"] == 550
+    assert "node n2 holds fresher metadata" in rows["n3"]["reason"]
+    text = cli.command_why(view, "n3", as_json=False)
+    assert text.splitlines()[0] == "n3 would not be promoted:"
+    assert "  1. metadata here: restores to version 700" in text
+    with pytest.raises(cli.UsageError, match="no node n9 in the cluster"):
+        view.why("n9")
+    with pytest.raises(cli.UsageError, match="n1 is already the Promoted node"):
+        cli.command_switchover(view, "n1")
+    with pytest.raises(cli.UsageError, match="n3 may not be promoted: node n2 holds"):
+        cli.command_switchover(view, "n3")
+
+
+def test_an_unknown_resource_is_one_line(monkeypatch):
+    outputs = {"cibadmin": CIB, "crm_mon": CRM_MON}
+    monkeypatch.setattr(cli, "tool", lambda argv: outputs[argv[0]])
+    with pytest.raises(cli.UsageError, match="no resource nope in the CIB"):
+        cli.ClusterView("nope")
+    with pytest.raises(cli.UsageError, match="resource vip is not ocf:mfsha:mfsmaster"):
+        cli.ClusterView("vip")
