@@ -140,6 +140,12 @@ def freshness_attribute(ctx: Context) -> str:
     return "mfsha-%s-freshness" % ctx.env.resource_name
 
 
+def stamp_attribute(ctx: Context) -> str:
+    """When the newest change a node holds was made (from its changelog), for the lag in
+    seconds; apart from the freshness, whose format every agent version reads."""
+    return "mfsha-%s-stamp" % ctx.env.resource_name
+
+
 SHOWN = ("version", "lag", "promotable")  # public attributes: crm_mon -A shows them
 
 
@@ -238,13 +244,18 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
         # Remembered only once attrd has it, so a failed publication is retried.
         if ctx.cluster.set_private(freshness_attribute(ctx), value):
             state.update(published=value)
+            ctx.cluster.set_private(stamp_attribute(ctx), str(found.newest_stamp))
+            state.update(published_stamp=str(found.newest_stamp))
     stale = time.time() - float(remembered.get("peers_at") or 0) >= RERANK_SECONDS
     if force or stale:
         peers = peer_freshness(ctx, exclude=ctx.env.node_name)
-        state.update(peers=_peers_text(peers), peers_at="%d" % time.time())
+        stamps = {node: text for node, text in
+                  ctx.cluster.query_private_all(stamp_attribute(ctx)).items() if text.isdigit()}
+        state.update(peers=_pairs_text({n: v.text() for n, v in peers.items()}),
+                     stamps=_pairs_text(stamps), peers_at="%d" % time.time())
     elif changed:
-        peers = parse_all(dict(item.split("=", 1) for item in
-                             remembered.get("peers", "").split() if "=" in item))
+        peers = parse_all(_pairs(remembered.get("peers", "")))
+        stamps = _pairs(remembered.get("stamps", ""))
     else:
         return
     hwm = cached_hwm(remembered)
@@ -253,16 +264,24 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
                       ctx.params.boolean("allow_new_filesystem"),
                       int(yield_mark(ctx).read().get("version") or 0))
     set_score(ctx, score)
-    # What crm_mon -A shows: the published (coarse) version, so nothing churns.
-    shown = Freshness.parse(state.read().get("published")) or NOTHING
+    # What crm_mon -A shows: the published (coarse) values, so nothing churns.
+    published = state.read()
+    shown = Freshness.parse(published.get("published")) or NOTHING
     highest = max([p.version for p in peers.values()] + [hwm.version if hwm else 0])
+    own_stamp = int(published.get("published_stamp") or 0)
+    newest_stamp = max([int(t) for t in stamps.values()] + [own_stamp])
     show(ctx, version=str(shown.version) if shown.version else "none",
-         lag=lag_text(highest - shown.version) if shown.version else "-",
+         lag=lag_text(highest - shown.version, newest_stamp - own_stamp if own_stamp else None)
+         if shown.version else "-",
          promotable=promotable_text(score, why))
 
 
-def _peers_text(peers: dict[str, Freshness]) -> str:
-    return " ".join("%s=%s" % (node, value.text()) for node, value in sorted(peers.items()))
+def _pairs_text(values: dict[str, str]) -> str:
+    return " ".join("%s=%s" % item for item in sorted(values.items()))
+
+
+def _pairs(text: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in text.split() if "=" in item)
 
 
 def peer_freshness(ctx: Context, exclude: str) -> dict[str, Freshness]:
@@ -481,7 +500,8 @@ def action_stop(ctx: Context) -> int:
         except DaemonError as error:
             raise OCFError(codes.ERR_GENERIC, str(error)) from None
     ctx.cluster.delete_promotion_score()
-    for name in [freshness_attribute(ctx)] + [shown_attribute(ctx, what) for what in SHOWN]:
+    for name in [freshness_attribute(ctx), stamp_attribute(ctx)] + \
+            [shown_attribute(ctx, what) for what in SHOWN]:
         ctx.cluster.delete_attribute(name)
     local_state(ctx).remove()
     return codes.SUCCESS
@@ -536,6 +556,7 @@ def action_promote(ctx: Context) -> int:
     state.update(promoted="1")
     set_score(ctx, PROMOTED_SCORE)
     ctx.cluster.delete_attribute(freshness_attribute(ctx))
+    ctx.cluster.delete_attribute(stamp_attribute(ctx))
     state.update(published="")
     yield_mark(ctx).remove()
     record_hwm(ctx, site, result.version, result.metaid, always=True)

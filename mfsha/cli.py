@@ -57,6 +57,8 @@ class ClusterView:
                                                    "--output-as=xml"]))
         self.roles = self._roles()
         self.published = parse_all(self._private("mfsha-%s-freshness" % self.resource))
+        self.stamps = {n: int(t) for n, t in self._private("mfsha-%s-stamp" % self.resource)
+                       .items() if t.isdigit() and int(t)}
         self.hwm = Freshness.parse(self._property("mfsha-%s-hwm" % self.resource))
 
     def _only_resource(self) -> str:
@@ -158,13 +160,16 @@ class ClusterView:
     def rows(self) -> list[dict]:
         newest = max([v.version for v in self.published.values()] +
                      [self.hwm.version if self.hwm else 0])
+        newest_stamp = max(self.stamps.values(), default=0)
         rows = []
         for node in self.nodes:
             role = self.roles.get(node, "Stopped")
             own = self.published.get(node)
             row = {"node": node, "role": role,
                    "version": own.version if own else None,
-                   "lag_changes": newest - own.version if own else None}
+                   "lag_changes": newest - own.version if own else None,
+                   "lag_seconds": newest_stamp - self.stamps[node] if node in self.stamps
+                   else None}
             if role in ("Promoted", "Master"):
                 row["promotable"], row["reason"] = True, "runs the master"
             else:
@@ -198,12 +203,16 @@ def command_status(view: ClusterView, as_json: bool) -> str:
                "archives_here": len(archives), "archive_bytes_here": total}
     if as_json:
         return json.dumps(summary, indent=2)
-    lines = ["%-12s %-11s %10s %8s  %s" % ("NODE", "ROLE", "VERSION", "LAG", "PROMOTABLE")]
+    lines = ["%-12s %-11s %10s %8s %8s  %s" % ("NODE", "ROLE", "VERSION", "LAG", "LAG (s)",
+                                              "PROMOTABLE")]
     for row in rows:
-        lines.append("%-12s %-11s %10s %8s  %s" % (
+        lines.append("%-12s %-11s %10s %8s %8s  %s" % (
             row["node"], row["role"], "-" if row["version"] is None else row["version"],
             "-" if row["lag_changes"] is None else row["lag_changes"],
+            "-" if row["lag_seconds"] is None else row["lag_seconds"],
             "yes" if row["promotable"] else "no: " + row["reason"]))
+    lines.append("versions and lags as the nodes published them (exact to %d changes; "
+                 "seconds between the times of the newest changes held)" % CHANGE_TOLERANCE)
     lines.append("high-water mark: %s; last master: %s" % (
         summary["high_water_mark"] if view.hwm else "none", summary["last_master"] or "unknown"))
     lines.append("archives on this node: %d, %.1f MiB" % (len(archives), total / 2**20))

@@ -93,14 +93,18 @@ def rank_score(*args, **kwargs) -> int | None:
     return rank(*args, **kwargs)[0]
 
 
-def lag_text(changes: int) -> str:
-    """A lag in changes, in coarse steps (published versions are exact to CHANGE_TOLERANCE)."""
+def lag_text(changes: int, seconds: int | None = None) -> str:
+    """A lag in coarse steps: changes behind the freshest version published (exact to
+    CHANGE_TOLERANCE), and seconds between the times of the newest changes held."""
     if changes <= CHANGE_TOLERANCE:
-        return "none"
-    for step in (1000, 10000, 100000):
-        if changes < step:
-            return "under %d changes" % step
-    return "%d changes or more" % 100000
+        text = "none"
+    else:
+        step = next((s for s in (1000, 10000, 100000) if changes < s), None)
+        text = "under %d changes" % step if step else "100000 changes or more"
+    if seconds is None or changes <= CHANGE_TOLERANCE:
+        return text
+    step = next((s for s in (10, 60, 600, 3600) if seconds < s), None)
+    return text + (", under %d s" % step if step else ", an hour or more")
 
 
 def promotable_text(score: int | None, why: str) -> str:

@@ -128,7 +128,7 @@ class Changelog:
 
     __slots__ = ("name", "kind", "number", "first", "last", "partial_tail", "size",
                  "readable", "segments", "garbage_at", "garbage_offset", "garbage_index",
-                 "thorough", "idle_entries", "segment_offsets")
+                 "thorough", "idle_entries", "segment_offsets", "last_stamp")
 
     def __init__(self, name: str) -> None:
         parsed = changelog_name(name)
@@ -146,6 +146,7 @@ class Changelog:
         self.thorough = False
         self.idle_entries = 0  # IDLE() changes found by a thorough reading (MooseFS 4 only)
         self.segment_offsets: list[int] = []  # byte offset of each segment (thorough)
+        self.last_stamp = 0  # the time (epoch seconds) its last change was made, 0 unknown
 
     def split_at_garbage(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """(segments mfsmaster reads, segments after the jump that it would ignore)."""
@@ -168,6 +169,12 @@ class Changelog:
 
 
 _ID_PREFIX_BYTES = 32  # "18446744073709551615: " fits
+
+
+def _line_stamp(line: bytes) -> int:
+    """The time a change was made: `ID: TIMESTAMP|OPERATION(...)`; 0 when not there."""
+    stamp = line.partition(b": ")[2][:20].partition(b"|")[0]
+    return int(stamp) if stamp.isdigit() else 0
 
 
 def _line_id(line: bytes) -> int:
@@ -209,6 +216,7 @@ def read_changelog(path: str, thorough: bool = False) -> Changelog:
             first_line_complete = log.partial_tail < log.size  # some newline exists
             log.first = _line_id(head) if first_line_complete else 0
             log.last = _line_id(last_line)
+            log.last_stamp = _line_stamp(last_line)
             if log.first and log.last:
                 log.segments = [(log.first, log.last)]
             if thorough and log.first:

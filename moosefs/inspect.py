@@ -57,6 +57,7 @@ class Inspection:
         self.repairs: list[Repair] = []
         self.source = ""
         self.source_why = ""  # why the history rule chose `source`
+        self.newest_stamp = 0  # when the newest change these files restore was made
 
     @property
     def restorable(self) -> bool:
@@ -291,3 +292,5 @@ def _judge(result: Inspection, selection: history.Selection) -> None:
     result.verdict = RESTORABLE
     result.reason = "image %s (version %d) + changelogs reach %d" % (best.name, best.version,
                                                                     version)
+    last = [log.last_stamp for log in selection.changelogs if log.last == version - 1]
+    result.newest_stamp = max(last, default=0)

@@ -28,11 +28,11 @@ def base_env(fake, tmp_path, node="n1", **extra):
     return env
 
 
-def publish(fake, tmp_path, node: str, freshness: str) -> None:
-    """What `node`'s agent publishes as its freshness."""
+def publish(fake, tmp_path, node: str, value: str, what: str = "freshness") -> None:
+    """What `node`'s agent publishes as its freshness (or the time of its newest change)."""
     import subprocess
-    subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-freshness",
-                    "--update=" + freshness], env=base_env(fake, tmp_path, node=node), check=True)
+    subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-" + what,
+                    "--update=" + value], env=base_env(fake, tmp_path, node=node), check=True)
 
 
 def configs(tmp_path, data_owner="mfs", same_path=True):
@@ -353,6 +353,13 @@ def test_a_metalogger_ahead_of_a_forced_promotion_keeps_a_copy_of_its_history(
 
 
 # --- the election's explanation (mfsha why uses the same judge) ------------------------------
+def test_lag_text_in_coarse_steps():
+    assert election.lag_text(80, 500) == "none"
+    assert election.lag_text(550, 30) == "under 1000 changes, under 60 s"
+    assert election.lag_text(250000) == "100000 changes or more"
+    assert election.lag_text(5000, 7200) == "under 10000 changes, an hour or more"
+
+
 def test_judge_explains_each_step_and_the_first_refusal():
     hwm = F(500, 7, "n3")
     ok = election.judge(F(520, 7), "restorable", "", "/d", hwm, {"n2": F(400, 7)}, False, False,
@@ -382,12 +389,14 @@ def test_crm_mon_shows_version_lag_and_promotability_written_only_on_change(
     write_image(str(data / "metadata_ml.mfs.back"), 100)
     write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 150))
     publish(fake, tmp_path, "n2", "2000:6B06C1F8DBC0458C")
+    publish(fake, tmp_path, "n2", "1795605104", "stamp")  # 120 s after n1's newest change
     env = base_env(fake, tmp_path, **cfgs)
     assert call("monitor", env, interval_ms=11000).code == 0
     shown = {what: fake.private("mfsha-p_mfs-%s" % what, "n1")
              for what in ("version", "lag", "promotable")}
-    assert shown == {"version": "150", "lag": "under 10000 changes",
+    assert shown == {"version": "150", "lag": "under 10000 changes, under 600 s",
                      "promotable": "yes (peer n2 fresher)"}
+    assert fake.private("mfsha-p_mfs-stamp", "n1") == "1795604984"
     calls = len(fake.calls())
     for _ in range(2):
         assert call("monitor", env, interval_ms=11000).code == 0

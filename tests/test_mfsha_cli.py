@@ -90,8 +90,10 @@ name="n2"/></resource><resource id="mfs" role="Unpromoted"><node name="n3"/></re
 def view(monkeypatch):
     outputs = {"cibadmin": CIB, "crm_mon": CRM_MON}
     monkeypatch.setattr(cli, "tool", lambda argv: outputs[argv[0]])
-    monkeypatch.setattr(cli.ClusterView, "_private", lambda self, name: {
-        "n2": "1250:6B06C1F8DBC0458C", "n3": "700:6B06C1F8DBC0458C"})
+    published = {"mfsha-mfs-freshness": {"n2": "1250:6B06C1F8DBC0458C",
+                                         "n3": "700:6B06C1F8DBC0458C"},
+                 "mfsha-mfs-stamp": {"n2": "1795605104", "n3": "1795604984"}}
+    monkeypatch.setattr(cli.ClusterView, "_private", lambda self, name: published[name])
     return cli.ClusterView(None)
 
 
@@ -102,6 +104,7 @@ def test_status_and_why_come_from_the_election(view):
     assert rows["n1"]["promotable"] and rows["n1"]["reason"] == "runs the master"
     assert rows["n2"]["promotable"] and rows["n2"]["lag_changes"] == 0
     assert not rows["n3"]["promotable"] and rows["n3"]["lag_changes"] == 550
+    assert (rows["n2"]["lag_seconds"], rows["n3"]["lag_seconds"]) == (0, 120)
     assert "node n2 holds fresher metadata" in rows["n3"]["reason"]
     text = cli.command_why(view, "n3", as_json=False)
     assert text.splitlines()[0] == "n3 would not be promoted:"

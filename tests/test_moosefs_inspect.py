@@ -299,3 +299,10 @@ def test_the_change_below_the_image_in_a_file_mfsmaster_skips_does_not_count(tmp
     found = ins.inspect(str(tmp_path), thorough=True)
     assert found.version == 538
     assert [(r.kind, r.name) for r in found.repairs] == [(Repair.CUT_PREFIX, "changelog_ml.0.mfs")]
+
+
+def test_the_time_of_the_newest_change_is_read_from_the_last_line(tmp_path):
+    ml_dir(tmp_path)  # synthetic lines carry the time 1795604984
+    assert ins.inspect(str(tmp_path)).newest_stamp == 1795604984
+    write_image(str(tmp_path / "metadata_ml.mfs.back"), 20000)  # nothing reaches past it
+    assert ins.inspect(str(tmp_path)).newest_stamp == 0
