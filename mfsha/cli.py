@@ -210,7 +210,8 @@ def command_status(view: ClusterView, as_json: bool) -> str:
             row["node"], row["role"], "-" if row["version"] is None else row["version"],
             "-" if row["lag_changes"] is None else row["lag_changes"],
             "-" if row["lag_seconds"] is None else row["lag_seconds"],
-            "yes" if row["promotable"] else "no: " + row["reason"]))
+            "promoted (runs the master)" if row["role"] in ("Promoted", "Master")
+            else "yes" if row["promotable"] else "no: " + row["reason"]))
     lines.append("versions and lags as the nodes published them (exact to %d changes; "
                  "seconds between the times of the newest changes held)" % CHANGE_TOLERANCE)
     lines.append("high-water mark: %s; last master: %s" % (
