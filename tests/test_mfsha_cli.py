@@ -124,3 +124,16 @@ def test_an_unknown_resource_is_one_line(monkeypatch):
         cli.ClusterView("nope")
     with pytest.raises(cli.UsageError, match="resource vip is not ocf:mfsha:mfsmaster"):
         cli.ClusterView("vip")
+
+
+def test_status_table_for_a_cluster_whose_nodes_published_nothing(monkeypatch, tmp_path):
+    cfg = tmp_path / "mfsmaster.cfg"
+    cfg.write_text("DATA_PATH = %s\n" % tmp_path)
+    outputs = {"cibadmin": CIB.replace("/nonexistent.cfg", str(cfg)), "crm_mon": CRM_MON}
+    monkeypatch.setattr(cli, "tool", lambda argv: outputs[argv[0]])
+    monkeypatch.setattr(cli.ClusterView, "_private", lambda self, name: {})
+    out = cli.command_status(cli.ClusterView(None), as_json=False)
+    assert "n1           Promoted" in out and "promoted (runs the master)" in out
+    assert out.count("the node publishes no freshness") == 2
+    assert "high-water mark: 1200; last master: n1" in out
+    assert '"last_master": "n1"' in cli.command_status(cli.ClusterView(None), as_json=True)
