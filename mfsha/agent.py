@@ -201,14 +201,15 @@ def refresh_hwm(ctx: Context) -> Freshness | None:
 def record_hwm(ctx: Context, site: Site, version: int, metaid: int, always: bool = False) -> None:
     """Record that this node, as master, reached `version`, with the fingerprint of its
     last change. `always` (promote): the cluster now follows this node's history even if
-    the mark was higher (a forced promotion). Otherwise only a higher version, or one
-    reached by another master than the recorded one, is written."""
+    the mark was higher (a forced promotion). Otherwise (monitor, demote, stop) only a
+    higher version is written: a master stopped outside the Promoted role never lowers
+    the mark nor claims it."""
     from moosefs.inspect import change_fingerprint
     state = local_state(ctx)
     known = cached_hwm(state.read())
     me = ctx.env.node_name
-    if not always and known is not None and known.node == me and \
-            known.version >= version and (known.metaid or not metaid):
+    if not always and known is not None and known.version >= version and \
+            (known.metaid or not metaid):
         return
     reached = Freshness(version, metaid, me, change_fingerprint(site.data_path, version))
     if ctx.cluster.set_property(hwm_property(ctx), reached.text()):
@@ -237,15 +238,17 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
     own, found = own_freshness(ctx, site, cached_hwm(remembered))
     # "0:0" says "nothing to offer", so that a promote elsewhere need not wait for us.
     value = (own or NOTHING).text()
-    changed = moved(Freshness.parse(remembered.get("published")), own or NOTHING)
+    published = remembered.get("published")
+    own_stamp = int(remembered.get("published_stamp") or 0)
+    changed = moved(Freshness.parse(published), own or NOTHING)
     if changed or force:
         if own is None:
             ctx.log.info("no promotable metadata here: %s" % found.summary())
         # Remembered only once attrd has it, so a failed publication is retried.
         if ctx.cluster.set_private(freshness_attribute(ctx), value):
-            state.update(published=value)
-            ctx.cluster.set_private(stamp_attribute(ctx), str(found.newest_stamp))
-            state.update(published_stamp=str(found.newest_stamp))
+            published, own_stamp = value, found.newest_stamp
+            ctx.cluster.set_private(stamp_attribute(ctx), str(own_stamp))
+            state.update(published=published, published_stamp=str(own_stamp))
     stale = time.time() - float(remembered.get("peers_at") or 0) >= RERANK_SECONDS
     if force or stale:
         peers = peer_freshness(ctx, exclude=ctx.env.node_name)
@@ -265,10 +268,8 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
                       int(yield_mark(ctx).read().get("version") or 0))
     set_score(ctx, score)
     # What crm_mon -A shows: the published (coarse) values, so nothing churns.
-    published = state.read()
-    shown = Freshness.parse(published.get("published")) or NOTHING
+    shown = Freshness.parse(published) or NOTHING
     highest = max([p.version for p in peers.values()] + [hwm.version if hwm else 0])
-    own_stamp = int(published.get("published_stamp") or 0)
     newest_stamp = max([int(t) for t in stamps.values()] + [own_stamp])
     show(ctx, version=str(shown.version) if shown.version else "none",
          lag=lag_text(highest - shown.version, newest_stamp - own_stamp if own_stamp else None)

@@ -86,11 +86,8 @@ class ClusterView:
         return roles
 
     def _private(self, name: str) -> dict[str, str]:
-        environ = {k: v for k, v in os.environ.items() if k != "OCF_RESKEY_CRM_meta_on_node"}
-        result = run(["attrd_updater", "--query", "--all", "--name=" + name],
-                     Deadline(TOOL_SECONDS, reserve=0), env=environ)
-        from ocf.attributes import parse_query
-        return parse_query(result.stdout) if result.ok else {}
+        from ocf.attributes import query_all
+        return query_all(name, Deadline(TOOL_SECONDS, reserve=0))
 
     def _property(self, name: str) -> str | None:
         for nvpair in self.cib.iter("nvpair"):

@@ -74,12 +74,7 @@ class Cluster:
 
     def query_private_all(self, name: str) -> dict[str, str]:
         """{node: value} for every node that has the attribute."""
-        # attrd_updater (2.1.5) takes OCF_RESKEY_CRM_meta_on_node, which Pacemaker sets
-        # for every agent, as the node to query even with --all: drop it.
-        environ = {k: v for k, v in os.environ.items() if k != "OCF_RESKEY_CRM_meta_on_node"}
-        result = run(["attrd_updater", "--query", "--all", "--name=" + name],
-                     self.deadline.sub(self.tool_timeout), env=environ)
-        return parse_query(result.stdout) if result.ok else {}
+        return query_all(name, self.deadline.sub(self.tool_timeout))
 
 
     # -- cluster-wide persistent properties (crm_config) ------------------------
@@ -98,6 +93,16 @@ class Cluster:
         """Names of the nodes in our partition, or None when unknown."""
         result = run(["crm_node", "--partition"], self.deadline.sub(self.tool_timeout))
         return result.stdout.split() if result.ok else None
+
+
+def query_all(name: str, deadline: Deadline) -> dict[str, str]:
+    """{node: value} of a transient attribute (private or public) on every node."""
+    # attrd_updater (2.1.5) takes OCF_RESKEY_CRM_meta_on_node, which Pacemaker sets
+    # for every agent, as the node to query even with --all: drop it.
+    environ = {k: v for k, v in os.environ.items() if k != "OCF_RESKEY_CRM_meta_on_node"}
+    result = run(["attrd_updater", "--query", "--all", "--name=" + name], deadline,
+                 env=environ)
+    return parse_query(result.stdout) if result.ok else {}
 
 
 def parse_query(text: str) -> dict[str, str]:
