@@ -5,6 +5,8 @@ OCF_ROOT ?= /usr/lib/ocf
 PROVIDER ?= mfsha
 DESTDIR ?=
 PYTHON ?= /usr/bin/python3
+# COMPILE=no leaves byte-compiling to the Debian package (dh_python3)
+COMPILE ?= yes
 
 SBIN_DIR = $(DESTDIR)/usr/sbin
 MAN7 = $(DESTDIR)/usr/share/man/man7/ocf_$(PROVIDER)_mfsmaster.7
@@ -14,7 +16,7 @@ LIB_DIR = $(DESTDIR)$(OCF_ROOT)/lib/$(PROVIDER)
 PACKAGES = ocf moosefs mfsha
 MODULES = procrun.py
 
-.PHONY: install uninstall deps moosefs4 test check demo demo-down bench
+.PHONY: install uninstall deb deps moosefs4 test check demo demo-down bench
 
 install:
 	install -d -m 755 $(AGENT_DIR) $(LIB_DIR) $(addprefix $(LIB_DIR)/,$(PACKAGES))
@@ -27,7 +29,7 @@ install:
 	install -d -m 755 $(dir $(MAN7)) $(dir $(MAN8))
 	$(PYTHON) -m ocf.manpage mfsha.agent:INFO $(PROVIDER) > $(MAN7)
 	install -m 644 man/mfsha.8 $(MAN8)
-	$(PYTHON) -m compileall -q $(LIB_DIR) >/dev/null
+	[ "$(COMPILE)" = no ] || $(PYTHON) -m compileall -q $(LIB_DIR) >/dev/null
 
 uninstall:
 	rm -f $(AGENT_DIR)/mfsmaster $(SBIN_DIR)/mfsha $(MAN7) $(MAN8)
@@ -40,6 +42,10 @@ uninstall:
 	rmdir $(LIB_DIR) $(AGENT_DIR) 2>/dev/null || true
 	[ -z "$(DESTDIR)" ] || rmdir -p $(SBIN_DIR) $(DESTDIR)$(OCF_ROOT)/resource.d \
 	  $(DESTDIR)$(OCF_ROOT)/lib $(dir $(MAN7)) $(dir $(MAN8)) 2>/dev/null || true
+
+# The Debian package resource-agents-mfsha, built into build/deb/ and checked by lintian.
+deb:
+	scripts/build-deb
 
 deps:
 	scripts/install-deps
