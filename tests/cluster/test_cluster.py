@@ -98,6 +98,40 @@ def test_planned_switchover_with_move_and_standby(cluster, client):
     check_everything(cluster, client)
 
 
+def web_page(cluster, node: str) -> str | None:
+    """The web monitor's master page through the virtual IP, fetched from `node`."""
+    fetch = ("import urllib.request; print(urllib.request.urlopen("
+             "'http://%s:9425/mfs.cgi', timeout=3).read().decode(errors='replace'))"
+             % cluster.vip)
+    done = cluster.nx(node, ["python3", "-c", fetch], check=False, timeout=20)
+    return done.stdout if done.returncode == 0 else None
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/sbin/mfscgiserv"), reason="needs moosefs-cgiserv")
+def test_web_monitor_example_follows_the_promoted_node(cluster, client):
+    old = sc.settle(cluster)
+    text = open(os.path.join(sc.ROOT, "crm-examples", "mfscgiserv.crm")).read()
+    cluster.crm(text)
+    try:
+        def web_on(node):
+            return cluster.running(node, "mfscgiserv") and web_page(cluster, node)
+        page = wait_for(lambda: web_on(old), 60, 1, "the web monitor on %s" % old)
+        assert "MooseFS" in page, page[:500]
+        target = [n for n in cluster.nodes if n != old][0]
+        sc.switchover(cluster, target)
+        wait_for(lambda: sc.healthy(cluster) == target, 90, 0.5, "the switchover")
+        wait_for(lambda: web_on(target), 60, 1, "the web monitor on %s" % target)
+        assert not cluster.running(old, "mfscgiserv")
+    finally:
+        sc.clear_moves(cluster)
+        node = cluster.any_node()
+        cluster.nx(node, ["crm", "resource", "stop", "mfs-web"], check=False)
+        wait_for(lambda: not any(cluster.running(n, "mfscgiserv") for n in cluster.nodes),
+                 60, 0.5, "the web monitor to stop")
+        cluster.nx(node, ["crm", "configure", "delete", "mfs-web"], check=False, timeout=60)
+    check_everything(cluster, client)
+
+
 def move_constraints(cluster) -> list[str]:
     constraints = cluster.nx(cluster.any_node(), ["cibadmin", "--query", "--scope",
                                                   "constraints"]).stdout
