@@ -5,6 +5,8 @@ OCF_ROOT ?= /usr/lib/ocf
 PROVIDER ?= mfsha
 DESTDIR ?=
 PYTHON ?= /usr/bin/python3
+# make demo PLATFORM=debian13: the demo's nodes on Debian 13 (scripts/debian13-root)
+PLATFORM ?= debian12
 # COMPILE=no leaves byte-compiling to the Debian package (dh_python3)
 COMPILE ?= yes
 
@@ -66,7 +68,7 @@ test:
 # The live demo: a 3-node cluster on this machine, a crash of the master's node, the
 # failover time and the data check. It stays up; `make demo-down` removes it.
 demo: deps
-	$(PYTHON) -m lab demo
+	$(PYTHON) -m lab demo --platform $(PLATFORM)
 
 demo-down:
 	$(PYTHON) -m lab down

@@ -1,6 +1,8 @@
 """Command line for the one-machine cluster: the demo and a few tools to explore it.
 
-  python3 -m lab demo        build, configure, crash the master, report
+  python3 -m lab demo [--platform debian12|debian13]
+                             build, configure, crash the master, report (debian13: nodes
+                             on Debian 13 with Pacemaker 3.0 and MooseFS 4.57 from Debian)
   python3 -m lab status      crm_mon of the demo cluster
   python3 -m lab shell NODE  a shell inside NODE (node1..3, client)
   python3 -m lab crash NODE  power NODE off (it is fenced)
@@ -14,7 +16,7 @@ import sys
 import time
 
 from lab import scenarios as sc
-from lab.harness import Cluster
+from lab.harness import PLATFORMS, Cluster, PlatformUnavailable
 
 DEMO = Cluster(prefix="mfsdemo")
 
@@ -24,7 +26,8 @@ def say(text: str) -> None:
 
 
 def demo() -> int:
-    say("building a 3-node corosync + Pacemaker cluster in namespaces on this machine")
+    say("building a 3-node corosync + Pacemaker cluster in namespaces on this machine "
+        "(%s nodes)" % DEMO.platform)
     started = time.monotonic()
     client, configured = sc.bring_up(DEMO, "crm")
     say("cluster formed and configured from crm-examples/mfsmaster.crm in %.1f s "
@@ -68,7 +71,16 @@ def main(argv: list[str]) -> int:
         return 1
     command = argv[1] if len(argv) > 1 else "demo"
     if command == "demo":
-        return demo()
+        platform = argv[3] if argv[2:3] == ["--platform"] and len(argv) > 3 else "debian12"
+        if platform not in PLATFORMS:
+            print("unknown platform %r (known: %s)" % (platform, ", ".join(PLATFORMS)))
+            return 2
+        DEMO.platform = platform
+        try:
+            return demo()
+        except PlatformUnavailable as error:
+            print("no %s nodes here: %s" % (platform, error))
+            return 1
     if command == "down":
         DEMO.down()
         print("leftovers: %s" % (DEMO.leftovers() or "none"))
@@ -85,7 +97,7 @@ def main(argv: list[str]) -> int:
         else:
             pid = str(DEMO.pid1(node))
             os.execvp("bash", ["bash", "-c", 'echo $$ > "$0/cgroup.procs" && exec nsenter -t '
-                               '"$1" -m -u -i -n -p --wd=/ -- env -i HOME=/root TERM="$2" '
+                               '"$1" -m -u -i -n -p -r -w -- env -i HOME=/root TERM="$2" '
                                'PATH=/usr/sbin:/usr/bin:/sbin:/bin PS1="[\\h] \\w# " bash -i',
                                os.path.join(DEMO.cgroup, node), pid,
                                os.environ.get("TERM", "xterm")])

@@ -6,8 +6,12 @@ pacemaker,mfs} and /var/log, joined by a veth link to a bridge in a switch names
 Addresses exist only inside these namespaces. A "client" node runs no cluster
 daemons: it holds the chunkserver and the mfsmount client.
 
-The agent is installed with `make install DESTDIR=...` and laid over /usr/lib/ocf in
-every node with a read-only overlay; the test fence agent likewise over /usr/sbin.
+Platforms: "debian12" nodes run on this machine's own root (Debian 12: Pacemaker 2.1,
+MooseFS 3.0); the agent is installed with `make install DESTDIR=...` and laid over
+/usr/lib/ocf in every node with a read-only overlay, the test fence agent likewise over
+/usr/sbin. "debian13" nodes run on a private copy-on-write layer over the Debian 13 root
+of scripts/debian13-root (Pacemaker 3.0, MooseFS 4.57 from Debian), and the agent is
+installed inside each node with `make install`.
 Nothing on the host is changed but the cgroups, the switch namespace and the state
 folder, all removed by `down()`.
 """
@@ -30,6 +34,28 @@ class ClusterError(Exception):
     pass
 
 
+class PlatformUnavailable(ClusterError):
+    """The platform's root file system cannot be had here (the tests skip)."""
+
+
+PLATFORMS = ("debian12", "debian13")
+
+
+def system_root(platform: str, build: bool = True) -> str | None:
+    """The root file system of `platform`'s nodes; None: this machine's own."""
+    if platform == "debian12":
+        return None
+    if platform != "debian13":
+        raise ClusterError("unknown platform %r (known: %s)" % (platform, ", ".join(PLATFORMS)))
+    argv = [os.path.join(ROOT, "scripts", "debian13-root")] + ([] if build else ["--check"])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    if done.returncode == 3:
+        raise PlatformUnavailable(done.stderr.strip().splitlines()[-1])
+    if done.returncode != 0:
+        raise ClusterError("scripts/debian13-root failed: %s" % done.stderr.strip()[-500:])
+    return done.stdout.strip()
+
+
 def wait_for(predicate, timeout: float, step: float = 0.2, what: str = "condition"):
     until = time.monotonic() + timeout
     while True:
@@ -44,10 +70,13 @@ def wait_for(predicate, timeout: float, step: float = 0.2, what: str = "conditio
 class Cluster:
     def __init__(self, prefix: str = "mfshat", nodes: int = 3, net: str = "10.99.0",
                  token_ms: int = 1000, state: str | None = None,
-                 moosefs_prefix: str | None = None) -> None:
+                 moosefs_prefix: str | None = None, platform: str = "debian12") -> None:
         """`moosefs_prefix`: a MooseFS installed under a prefix of its own (the 4.x build
-        of scripts/moosefs4), put first on every node's PATH; else the system's."""
+        of scripts/moosefs4), put first on every node's PATH; else the system's.
+        `platform`: one of PLATFORMS (see the module's doc)."""
         self.prefix = prefix
+        self.platform = platform
+        self.system_root: str | None = None
         self.path = ("%s/sbin:%s/bin:" % (moosefs_prefix, moosefs_prefix)
                      if moosefs_prefix else "") + PATH
         self.nodes = ["node%d" % i for i in range(1, nodes + 1)]
@@ -108,7 +137,10 @@ class Cluster:
         variables = ["HOME=/root", "PATH=" + self.path, "LANG=C.UTF-8"]
         variables += ["%s=%s" % item for item in (env or {}).items()]
         command = ['echo $$ > "$0/cgroup.procs" && exec "$@"', os.path.join(self.cgroup, node),
-                   "nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--wd=/", "--",
+                   "nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p",
+                   # root and working directory of the node's init: "--wd=/" would be
+                   # opened on the host, outside a node with a root of its own
+                   "-r", "-w", "--",
                    "env", "-i"] + variables + argv
         done = subprocess.run(["bash", "-c"] + command, capture_output=True, text=True,
                               timeout=timeout, input=input)
@@ -123,6 +155,9 @@ class Cluster:
             self.down()
         shutil.rmtree(self.state, ignore_errors=True)
         os.makedirs(self.state)
+        self.system_root = system_root(self.platform)
+        with open(os.path.join(self.state, "platform"), "w") as stream:
+            stream.write(self.platform)
         subprocess.run(["make", "-s", "-C", ROOT, "install",
                         "DESTDIR=" + os.path.join(self.state, "install")], check=True,
                        stdout=subprocess.DEVNULL)
@@ -205,9 +240,20 @@ class Cluster:
                                 "name": self.prefix}
 
     # -- node life cycle -------------------------------------------------------------------------
+    def recorded_platform(self) -> None:
+        """Take the platform the cluster was built with (another process, e.g. `python3
+        -m lab start NODE` after `make demo PLATFORM=debian13`, may power a node on)."""
+        try:
+            self.platform = open(os.path.join(self.state, "platform")).read().strip()
+        except OSError:
+            return
+        self.system_root = system_root(self.platform, build=False)
+
     def boot(self, node: str) -> None:
         if self.pid1(node):
             return
+        if self.system_root is None:
+            self.recorded_platform()
         group = os.path.join(self.cgroup, node)
         os.makedirs(group, exist_ok=True)
         if self.procs(node):
@@ -224,7 +270,8 @@ class Cluster:
              "--pid", "--fork", "--mount-proc", "--propagation", "private",
              os.path.join(HERE, "node-init"), node, self.state, self.ocf_tree,
              # the test fence agent, and the operator command `make install` wrote
-             os.path.join(HERE, "sbin") + ":" + os.path.join(self.state, "install", "usr", "sbin")],
+             os.path.join(HERE, "sbin") + ":" + os.path.join(self.state, "install", "usr", "sbin"),
+             self.system_root or ""],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         wait_for(lambda: os.path.exists(ready), 15, 0.05, "%s to boot" % node)
         if open(ready).read().strip() != "ok":
@@ -239,6 +286,15 @@ class Cluster:
         for argv in (["ip", "addr", "add", self.ip(node) + "/24", "dev", "eth0"],
                      ["ip", "link", "set", "eth0", "up"]):
             subprocess.run(["nsenter", "-t", pid, "-n"] + argv, check=True)
+        if self.system_root:
+            self.install_inside(node)
+
+    def install_inside(self, node: str) -> None:
+        """The agent as an administrator installs it from a source tree, and the test
+        fence agent, into the node's own layer of its system root."""
+        self.nx(node, ["make", "-s", "-C", ROOT, "install"], timeout=120)
+        self.nx(node, ["install", "-m", "755", os.path.join(HERE, "sbin", "fence_mfsha_test"),
+                       "/usr/sbin/"])
 
     def start_cluster_daemons(self, node: str) -> None:
         if not self.running(node, "corosync"):

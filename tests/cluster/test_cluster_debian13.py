@@ -1,0 +1,68 @@
+"""The namespace cluster on Debian 13 nodes: Pacemaker 3.0, corosync 3.1 and MooseFS
+4.57 from Debian's packages (the root of scripts/debian13-root, built once and cached),
+the agent installed inside each node with `make install`, configured with
+crm-examples/mfsmaster.crm as it ships. The same scenarios as on Debian 12 (the same
+test functions): bootstrap, planned switchover (move and standby), node crash and
+freshest-wins, each checking every file through the 4.x client, with the sampler that
+never may see two masters. Skipped, with one line why, when the root cannot be built."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lab import scenarios as sc
+from lab.harness import ROOT, Cluster, PlatformUnavailable, system_root
+from tests.cluster.test_cluster import pytestmark  # noqa: F401  (same requirements)
+# Collected here as well, in this order (pytest keeps the order of the module's names).
+from tests.cluster.test_cluster import (  # noqa: F401, E402
+    test_bootstrap_creates_the_file_system_once_and_promotes_one_node)
+from tests.cluster.test_cluster import test_planned_switchover_with_move_and_standby  # noqa
+from tests.cluster.test_cluster import (  # noqa: F401, E402
+    test_node_crash_is_fenced_and_the_freshest_metalogger_promoted)
+from tests.cluster.test_cluster import test_freshest_metalogger_wins_over_a_stale_one  # noqa
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    try:
+        system_root("debian13")
+    except PlatformUnavailable as error:
+        pytest.skip("no Debian 13 nodes: %s" % error)
+    with sc.watched(Cluster(prefix="mfsh13", net="10.99.13", platform="debian13")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def client(cluster):
+    return cluster.client_helper
+
+
+def test_nodes_run_debian_13_with_pacemaker_3_and_moosefs_4(cluster):
+    node = sc.settle(cluster)
+    assert cluster.nx(node, ["cat", "/etc/debian_version"]).stdout.startswith("13")
+    assert "Pacemaker 3." in cluster.nx(node, ["pacemakerd", "--version"]).stdout
+    assert "version: 4." in cluster.nx(node, ["mfsmaster", "-v"]).stdout
+    assert "version: 4." in cluster.nx(cluster.client, ["mfsmount", "--version"],
+                                       check=False).stdout + \
+        cluster.nx(cluster.client, ["mfsmount", "--version"], check=False).stderr
+
+
+def test_legacy_example_is_refused_by_pacemaker_3(cluster):
+    """crm-examples/mfsmaster-legacy.crm (an `ms` resource, Master/Slave) is for
+    Pacemaker before 2.1; Pacemaker 3.0 removed both, and its file says so."""
+    from tests.test_examples import EMPTY_CIB
+    node = cluster.any_node()
+    legacy = os.path.join(ROOT, "crm-examples", "mfsmaster-legacy.crm")
+    assert "not loadable on Pacemaker 3" in open(legacy).read()
+    with open(cluster.path_in(node, "/tmp/legacy-cib.xml"), "w") as stream:
+        stream.write(EMPTY_CIB)
+    # As the Debian 12 test loads it (tests/test_examples.py): offline, no fence device.
+    with open(cluster.path_in(node, "/tmp/legacy.crm"), "w") as stream:
+        stream.write(open(legacy).read().replace("stonith-enabled=true", "stonith-enabled=false"))
+    loaded = cluster.nx(node, ["crm", "configure", "load", "update", "/tmp/legacy.crm"],
+                        env={"CIB_file": "/tmp/legacy-cib.xml"}, check=False, timeout=120)
+    said = loaded.stdout + loaded.stderr
+    print("legacy example on Pacemaker 3.0: exit %d, %s" % (
+        loaded.returncode, [line for line in said.splitlines() if "rror" in line]))
+    assert loaded.returncode != 0 and "did not pass schema validation" in said
