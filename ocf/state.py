@@ -16,8 +16,21 @@ def rsc_tmp(environ: dict[str, str] | None = None) -> str:
     return environ.get("HA_RSCTMP") or DEFAULT_RSCTMP
 
 
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
 class StateFile:
     """A dict of short strings persisted as `key=value` lines, written atomically."""
+
+    # An action that updates state files from several threads sets a threading.Lock
+    # here, so that no read-modify-write loses another's keys. (Not imported by default:
+    # the monitor never needs it.)
+    lock = _NoLock()
 
     def __init__(self, folder: str, name: str) -> None:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
@@ -39,9 +52,10 @@ class StateFile:
         os.replace(temporary, self.path)
 
     def update(self, **values: str) -> None:
-        current = self.read()
-        current.update(values)
-        self.write(current)
+        with StateFile.lock:
+            current = self.read()
+            current.update(values)
+            self.write(current)
 
     def remove(self) -> None:
         try:
