@@ -13,7 +13,7 @@ import statistics
 import sys
 import time
 
-from common import DUMMY, DUMMYPY, moosefs_lines, ocf_env, real_lab, row, time_process
+from common import DUMMY, DUMMYPY, ocf_env, on_each_moosefs_line, row, time_process
 
 from tests.agentlib import AGENT, CLONE_META, call
 
@@ -29,14 +29,6 @@ def stub_tools(base: str) -> str:
             stream.write("#!/bin/sh\nexit 0\n")
         os.chmod(path, 0o755)
     return folder
-
-
-def main() -> int:
-    for label, path_prefix in moosefs_lines():
-        print("== %s" % label)
-        with real_lab(path_prefix) as (base, lab):
-            measure(base, lab)
-    return 0
 
 
 def measure(base: str, lab) -> None:
@@ -94,4 +86,4 @@ def print_promote_cycles(env: dict[str, str], cycles: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(on_each_moosefs_line(measure))

@@ -63,6 +63,16 @@ def _version_label(binary: str) -> str:
     return "MooseFS " + out.split("version:")[-1].split(";")[0].strip().split("-")[0]
 
 
+def on_each_moosefs_line(measure) -> int:
+    """Run `measure(base, lab)` once per MooseFS line (see moosefs_lines), each in a lab
+    of its own; the benchmarks' main."""
+    for label, path_prefix in moosefs_lines():
+        print("== %s" % label)
+        with real_lab(path_prefix) as (base, lab):
+            measure(base, lab)
+    return 0
+
+
 @contextlib.contextmanager
 def real_lab(path_prefix: str = ""):
     """(folder, tests.mfslab.Lab) in a fresh world-readable folder, always torn down;

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from common import ROOT, moosefs_lines, real_lab
+from common import ROOT, on_each_moosefs_line
 
 sys.path.insert(0, ROOT)
 
@@ -63,14 +63,6 @@ def fresh_copy(lab: Lab, source: str, name: str):
     return node
 
 
-def main() -> int:
-    for label, path_prefix in moosefs_lines():
-        print("== %s" % label)
-        with real_lab(path_prefix) as (base, lab):
-            measure(base, lab)
-    return 0
-
-
 def measure(base: str, lab: Lab) -> None:
     source = build(lab)
     sizes = sum(os.path.getsize(os.path.join(source, n)) for n in os.listdir(source))
@@ -99,4 +91,4 @@ def measure(base: str, lab: Lab) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(on_each_moosefs_line(measure))

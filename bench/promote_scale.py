@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from common import ROOT, moosefs_lines, ocf_env, real_lab
+from common import ROOT, ocf_env, on_each_moosefs_line
 
 sys.path.insert(0, ROOT)
 
@@ -178,13 +178,5 @@ def measure(base: str, lab: Lab) -> None:
         shutil.rmtree(source.data)
 
 
-def main() -> int:
-    for label, path_prefix in moosefs_lines():
-        print("== %s" % label)
-        with real_lab(path_prefix) as (base, lab):
-            measure(base, lab)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(on_each_moosefs_line(measure))
