@@ -228,11 +228,16 @@ def set_score(ctx: Context, score: int | None) -> None:
         state.update(score=wanted)
 
 
-def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
+def publish_freshness(ctx: Context, site: Site, force: bool = False,
+                      rank_now: bool = True) -> None:
     """Publish this Unpromoted node's freshness when it changed, and rank it against the
     peers' published values. Peers are re-read every RERANK_SECONDS, or when forced
     (start, demote, pre-promote); in between a cached copy serves. Scores are hints:
-    promote compares exactly."""
+    promote compares exactly.
+    `rank_now=False` (pre-promote): publish only the private freshness the promoting
+    node checks, and leave the score and the public attributes to the next monitor.
+    Those live in the CIB, and each change there aborts the transition under way, so
+    that Pacemaker would run the pre-promote notifications again before promoting."""
     state = local_state(ctx)
     remembered = state.read()
     own, found = own_freshness(ctx, site, cached_hwm(remembered))
@@ -249,6 +254,9 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False) -> None:
             published, own_stamp = value, found.newest_stamp
             ctx.cluster.set_private(stamp_attribute(ctx), str(own_stamp))
             state.update(published=published, published_stamp=str(own_stamp))
+    if not rank_now:
+        state.update(peers_at="0")  # the next monitor ranks
+        return
     stale = time.time() - float(remembered.get("peers_at") or 0) >= RERANK_SECONDS
     if force or stale:
         peers = peer_freshness(ctx, exclude=ctx.env.node_name)
@@ -646,7 +654,7 @@ def action_notify(ctx: Context) -> int:
         site = _site_or_none(ctx)
         if site is not None and site.metalogger.pid() and not site.master.pid():
             refresh_hwm(ctx)
-            publish_freshness(ctx, site, force=True)
+            publish_freshness(ctx, site, force=True, rank_now=False)
             keep_history_ahead_of(ctx, site, note.unames["promote"])
         if me in note.unames["promote"]:
             peers = set(note.unames["unpromoted"]) | set(note.unames["start"])
