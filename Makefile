@@ -77,4 +77,5 @@ bench:
 	$(PYTHON) bench/ocf_dispatch.py
 	$(PYTHON) bench/agent_monitor.py
 	$(PYTHON) bench/inspect_restore.py
+	$(PYTHON) bench/promote_scale.py
 	$(PYTHON) bench/failover.py
