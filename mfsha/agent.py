@@ -517,12 +517,15 @@ def action_stop(ctx: Context) -> int:
 
 
 def refuse_promotion(ctx: Context, site: Site, reason: str) -> None:
-    """Go back to the Unpromoted state promote found, then fail it with `reason`."""
+    """Go back to the Unpromoted state promote found, then fail it with `reason`.
+    The node is ranked again at once: pre-promote no longer does it, and with its old
+    score Pacemaker would retry the promote here until the next monitor."""
     if local_state(ctx).read().get("metalogger_before_promote") and not site.metalogger.pid():
         try:
             start_metalogger(ctx, site)
         except OCFError as error:
             reason += " (and the metalogger did not start again: %s)" % error.reason
+    publish_freshness(ctx, site, force=True)
     raise OCFError(codes.ERR_GENERIC, reason)
 
 

@@ -258,10 +258,13 @@ def test_promote_refuses_metadata_with_a_hole_and_touches_nothing(fake, tmp_path
     write_changelog(str(data / "changelog_ml.1.mfs"), range(100, 150))
     write_changelog(str(data / "changelog_ml.0.mfs"), range(160, 200))
     before = sorted(os.listdir(data))
+    fake.set_score("p_mfs", "n1", 1000)  # a monitor's score from before the hole
     outcome = call("promote", base_env(fake, tmp_path, **cfgs))
     assert outcome.code == 1 and "cannot be restored" in outcome.reason
     assert "changes 150 to 159 are missing" in outcome.reason
     assert sorted(os.listdir(data)) == before
+    # Ranked again at once: Pacemaker must not retry the promote here.
+    assert fake.score("p_mfs", "n1") is None
 
 
 def test_high_water_mark_text_with_and_without_its_master():

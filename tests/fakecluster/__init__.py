@@ -39,6 +39,11 @@ class FakeCluster:
         value = self.state().get("promotion:%s:%s" % (resource, node))
         return int(value) if value is not None else None
 
+    def set_score(self, resource: str, node: str, score: int) -> None:
+        state = self.state() or {"nodes": []}
+        state["promotion:%s:%s" % (resource, node)] = str(score)
+        json.dump(state, open(os.path.join(self.folder, "state.json"), "w"))
+
     def private(self, name: str, node: str):
         return self.state().get("attr:%s:%s" % (name, node))
 
