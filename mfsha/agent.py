@@ -232,7 +232,7 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False,
                       rank_now: bool = True) -> None:
     """Publish this Unpromoted node's freshness when it changed, and rank it against the
     peers' published values. Peers are re-read every RERANK_SECONDS, or when forced
-    (start, demote, pre-promote); in between a cached copy serves. Scores are hints:
+    (start, demote, a refused promote); in between a cached copy serves. Scores are hints:
     promote compares exactly.
     `rank_now=False` (pre-promote): publish only the private freshness the promoting
     node checks, and leave the score and the public attributes to the next monitor.
