@@ -31,10 +31,14 @@ def deb() -> str:
         pytest.skip("%s is installed on this machine; the test would replace it" % PACKAGE)
     if os.path.exists(AGENT):
         pytest.skip("%s exists (make install?); run make uninstall first" % AGENT)
-    built = run(["make", "-s", "-C", ROOT, "deb"], timeout=600)
+    # Not inside `make check`'s make: a nested make prints "Leaving directory" lines.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    built = subprocess.run(["make", "-s", "-C", ROOT, "deb"], capture_output=True, text=True,
+                           timeout=600, env=environ)
     assert built.returncode == 0, built.stderr[-2000:]
     assert "E: " not in built.stdout, built.stdout
-    return os.path.join(ROOT, built.stdout.strip().splitlines()[-1])
+    return os.path.join(ROOT, [line for line in built.stdout.splitlines()
+                               if line.endswith(".deb")][-1])
 
 
 @pytest.fixture

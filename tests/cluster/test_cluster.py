@@ -178,6 +178,7 @@ def test_kill_9_of_mfsmaster(cluster, client):
 def test_node_crash_is_fenced_and_the_freshest_metalogger_promoted(cluster, client):
     old = sc.settle(cluster)
     client.write("before-crash", 40)
+    sc.replicated(cluster, old)
     timing = sc.timed_failover(cluster, client, lambda: cluster.crash(old), old)
     print("crash of %s -> %s: %s" % (old, timing.new_promoted, timing.row()))
     fence_log = "".join(cluster.log_tail(n, 4000) for n in cluster.nodes if n != old)
@@ -207,7 +208,7 @@ def test_freshest_metalogger_wins_over_a_stale_one(cluster, client):
     stale, fresh = [n for n in cluster.nodes if n != old]
     with sc.held_back(cluster, stale):  # it misses the next changes
         client.write("missed-by-stale", 80)
-        time.sleep(2)  # the fresh metalogger flushes every second
+        sc.replicated(cluster, old, [fresh])
         # The operator's view: the held-back node is not promotable, and says why.
         why = wait_for(lambda: (lambda out: out if "would not be promoted" in out else None)(
             cluster.nx(fresh, ["mfsha", "why", stale]).stdout), 40, 2,
@@ -249,7 +250,7 @@ def plant_abandoned_branch(cluster, master: str, node: str, extra_changes: int) 
 def test_leftovers_of_an_abandoned_branch_on_metaloggers_are_never_promoted(cluster, client):
     old = sc.settle(cluster)
     client.write("before-leftovers", 30)
-    time.sleep(2)  # the metaloggers flush every second
+    sc.replicated(cluster, old)
     branches = {n: plant_abandoned_branch(cluster, old, n, 3000)
                 for n in cluster.nodes if n != old}
     timing = sc.timed_failover(cluster, client, lambda: cluster.crash(old), old)
@@ -273,6 +274,7 @@ def test_five_failovers_in_a_row_with_writes_between(cluster, client):
     for round_number in range(5):
         old = sc.settle(cluster)
         client.write("round%d" % round_number, 20)
+        sc.replicated(cluster, old)
         timing = sc.timed_failover(cluster, client, lambda: cluster.crash(old), old)
         seen.append(timing.new_promoted)
         assert client.verify() == []

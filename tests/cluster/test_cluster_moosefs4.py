@@ -77,11 +77,7 @@ def test_4x_crash_failover_keeps_every_file(cluster):
     client = cluster.client_helper
     old = sc.settle(cluster)
     client.write("before-crash", 40)
-    # Seen once with MooseFS 4.59.2 (never with 3.0.117): a crash right after the last
-    # write lost that file's last change on every metalogger. MooseFS 4 queues changes to
-    # metaloggers without acknowledgement; until that window is measured (the fast-failover
-    # issue), the crash comes 1.5 s after the last write.
-    time.sleep(1.5)
+    sc.replicated(cluster, old)
     timing = sc.timed_failover(cluster, client, lambda: cluster.crash(old), old)
     print("MooseFS 4: crash of %s -> %s: %s" % (old, timing.new_promoted, timing.row()))
     client.write("after-crash", 40)
