@@ -12,7 +12,7 @@ import time
 import pytest
 
 from lab import scenarios as sc
-from lab.harness import DATA_PATH, Cluster, wait_for
+from lab.harness import Cluster, wait_for
 from tests.cluster.test_cluster import pytestmark  # noqa: F401  (same requirements)
 from tests.moosefs_versions import installed_prefix
 
@@ -37,12 +37,6 @@ def cluster_properties(cluster: Cluster) -> str:
                                            "crm_config"]).stdout
 
 
-def master_version(cluster: Cluster, node: str) -> int:
-    from moosefs.history import Known
-    from moosefs.inspect import inspect
-    return inspect(cluster.path_in(node, DATA_PATH), known=Known(0, True)).version
-
-
 def high_water_mark(cluster: Cluster) -> int:
     found = re.search(r'name="mfsha-mfs-hwm" value="(\d+):', cluster_properties(cluster))
     return int(found.group(1)) if found else 0
@@ -59,14 +53,14 @@ def test_4x_master_runs_and_an_idle_cluster_keeps_its_cib_epoch(cluster):
     assert client.verify() == []
     # The writes moved the version by far more than the tolerance: the Promoted monitor
     # records that once, within a minute. From then on the cluster is idle.
-    wait_for(lambda: high_water_mark(cluster) >= master_version(cluster, promoted)
+    wait_for(lambda: high_water_mark(cluster) >= sc.logged_version(cluster, promoted, True)
              - CHANGE_TOLERANCE, HWM_REFRESH_SECONDS + 30, 1, "the high-water mark to follow")
     time.sleep(12)  # the last monitors after the writes
     epoch, properties = cib_epoch(cluster), cluster_properties(cluster)
-    started_version = master_version(cluster, promoted)
+    started_version = sc.logged_version(cluster, promoted, True)
     time.sleep(IDLE_SECONDS)
     assert sc.healthy(cluster) == promoted
-    moved = master_version(cluster, promoted) - started_version
+    moved = sc.logged_version(cluster, promoted, True) - started_version
     print("idle %.0f s: master version +%d (IDLE entries), CIB epoch %s -> %s"
           % (IDLE_SECONDS, moved, epoch, cib_epoch(cluster)))
     assert moved >= int(IDLE_SECONDS // 30) - 1, "the 4.x master logged no IDLE() changes"
