@@ -11,11 +11,13 @@ PLATFORM ?= debian12
 COMPILE ?= yes
 
 SBIN_DIR = $(DESTDIR)/usr/sbin
+LIBEXEC_DIR = $(DESTDIR)/usr/libexec/$(PROVIDER)
 MAN7 = $(DESTDIR)/usr/share/man/man7/ocf_$(PROVIDER)_mfsmaster.7
 MAN8 = $(DESTDIR)/usr/share/man/man8/mfsha.8
+MAN8_UCARP = $(DESTDIR)/usr/share/man/man8/mfsha-ucarp.8
 AGENT_DIR = $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
 LIB_DIR = $(DESTDIR)$(OCF_ROOT)/lib/$(PROVIDER)
-PACKAGES = ocf moosefs mfsha
+PACKAGES = ocf moosefs mfsha ucarp
 MODULES = procrun.py
 
 .PHONY: install uninstall deb deps moosefs4 test check demo demo-down bench
@@ -26,15 +28,22 @@ install:
 	install -m 644 $(MODULES) $(LIB_DIR)/
 	install -m 755 heartbeat/mfsmaster $(AGENT_DIR)/mfsmaster
 	install -d -m 755 $(SBIN_DIR)
-	sed 's|@LIBRARY@|$(OCF_ROOT)/lib/$(PROVIDER)|' sbin/mfsha > $(SBIN_DIR)/mfsha
-	chmod 755 $(SBIN_DIR)/mfsha
+	for name in mfsha mfsha-ucarp; do \
+	  sed 's|@LIBRARY@|$(OCF_ROOT)/lib/$(PROVIDER)|' sbin/mfsha > $(SBIN_DIR)/$$name; \
+	  chmod 755 $(SBIN_DIR)/$$name; \
+	done
+	install -d -m 755 $(LIBEXEC_DIR)
+	install -m 755 libexec/ucarp-up libexec/ucarp-down $(LIBEXEC_DIR)/
 	install -d -m 755 $(dir $(MAN7)) $(dir $(MAN8))
 	$(PYTHON) -m ocf.manpage mfsha.agent:INFO $(PROVIDER) > $(MAN7)
 	install -m 644 man/mfsha.8 $(MAN8)
+	install -m 644 man/mfsha-ucarp.8 $(MAN8_UCARP)
 	[ "$(COMPILE)" = no ] || $(PYTHON) -m compileall -q $(LIB_DIR) >/dev/null
 
 uninstall:
-	rm -f $(AGENT_DIR)/mfsmaster $(SBIN_DIR)/mfsha $(MAN7) $(MAN8)
+	rm -f $(AGENT_DIR)/mfsmaster $(SBIN_DIR)/mfsha $(SBIN_DIR)/mfsha-ucarp $(MAN7) $(MAN8) $(MAN8_UCARP)
+	rm -f $(LIBEXEC_DIR)/ucarp-up $(LIBEXEC_DIR)/ucarp-down
+	rmdir $(LIBEXEC_DIR) 2>/dev/null || true
 	for pkg in $(PACKAGES); do \
 	  for f in $$pkg/*.py; do rm -f $(LIB_DIR)/$$f; done; \
 	  rm -rf $(LIB_DIR)/$$pkg/__pycache__; rmdir $(LIB_DIR)/$$pkg 2>/dev/null || true; \
@@ -42,7 +51,7 @@ uninstall:
 	for f in $(MODULES); do rm -f $(LIB_DIR)/$$f; done
 	rm -rf $(LIB_DIR)/__pycache__
 	rmdir $(LIB_DIR) $(AGENT_DIR) 2>/dev/null || true
-	[ -z "$(DESTDIR)" ] || rmdir -p $(SBIN_DIR) $(DESTDIR)$(OCF_ROOT)/resource.d \
+	[ -z "$(DESTDIR)" ] || rmdir -p $(SBIN_DIR) $(dir $(LIBEXEC_DIR)) $(DESTDIR)$(OCF_ROOT)/resource.d \
 	  $(DESTDIR)$(OCF_ROOT)/lib $(dir $(MAN7)) $(dir $(MAN8)) 2>/dev/null || true
 
 # The Debian package resource-agents-mfsha, built into build/deb/ and checked by lintian.

@@ -338,15 +338,17 @@ class Cluster:
             self.nx(node, ["corosync-cfgtool", "-H", "--force"], check=False)
         self.crash(node)
 
-    def up(self) -> float:
-        """Build everything and start the cluster; returns seconds until it formed."""
+    def up(self, cluster_stack: bool = True) -> float:
+        """Build everything and start the cluster; returns seconds until it formed.
+        Without `cluster_stack` the nodes only boot (no corosync, no Pacemaker)."""
         started = time.monotonic()
         self.prepare()
         for node in self.nodes + [self.client]:
             self.boot(node)
-        for node in self.nodes:
-            self.start_cluster_daemons(node)
-        wait_for(self.formed, 120, 0.5, "the cluster to form")
+        if cluster_stack:
+            for node in self.nodes:
+                self.start_cluster_daemons(node)
+            wait_for(self.formed, 120, 0.5, "the cluster to form")
         return time.monotonic() - started
 
     def down(self) -> None:

@@ -617,7 +617,7 @@ def restore_metadata(ctx: Context, site: Site, create: bool, hwm: Freshness | No
 
 def start_master(ctx: Context, site: Site) -> None:
     """Start mfsmaster and wait for its first accepted client connection."""
-    from moosefs.daemons import DaemonError
+    from moosefs.daemons import DaemonError, wait_serving
     with ctx.log.step("master start") as step:
         try:
             site.master.start(ctx.deadline.remaining())
@@ -627,12 +627,10 @@ def start_master(ctx: Context, site: Site) -> None:
         step.note = "pid %d" % site.master.pid()
     with ctx.log.step("first accepted connection") as step:
         step.note = "port %s" % site.master_cfg.get("MATOCL_LISTEN_PORT")
-        while not site.serving():
-            if ctx.deadline.expired():
-                raise OCFError(codes.ERR_GENERIC, "mfsmaster started but does not accept "
-                               "connections on port %s"
-                               % site.master_cfg.get("MATOCL_LISTEN_PORT"))
-            time.sleep(0.05)
+        if not wait_serving(site.master_cfg.get("MATOCL_LISTEN_HOST"),
+                            site.master_cfg.integer("MATOCL_LISTEN_PORT"), ctx.deadline):
+            raise OCFError(codes.ERR_GENERIC, "mfsmaster started but does not accept "
+                           "connections on port %s" % site.master_cfg.get("MATOCL_LISTEN_PORT"))
 
 
 def action_demote(ctx: Context) -> int:

@@ -175,6 +175,16 @@ def serving(host: str, port: int, timeout: float = 1.0) -> bool:
         sock.close()
 
 
+def wait_serving(host: str, port: int, deadline) -> bool:
+    """Wait until something accepts connections at host:port or `deadline` (remaining())
+    has passed; polled every 50 ms, since a fresh master binds within a second."""
+    while not serving(host, port):
+        if deadline.remaining() <= 0:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _signal(pid: int, number: int) -> None:
     try:
         os.kill(pid, number)

@@ -27,6 +27,8 @@ def test_install_layout_run_and_uninstall(public_tmp):
     assert "usr/lib/ocf/lib/mfsha/procrun.py" in installed
     assert "usr/lib/ocf/lib/mfsha/mfsha/election.py" in installed
     assert "usr/sbin/mfsha" in installed
+    assert {"usr/sbin/mfsha-ucarp", "usr/libexec/mfsha/ucarp-up", "usr/libexec/mfsha/ucarp-down",
+            "usr/lib/ocf/lib/mfsha/ucarp/hooks.py"} <= set(installed)
     assert {"usr/share/man/man7/ocf_mfsha_mfsmaster.7", "usr/share/man/man8/mfsha.8"} <= \
         set(installed)
     page = open(os.path.join(destdir, "usr/share/man/man7/ocf_mfsha_mfsmaster.7")).read()
@@ -45,6 +47,12 @@ def test_install_layout_run_and_uninstall(public_tmp):
     probe = subprocess.run([agent, "monitor"], capture_output=True, text=True, cwd="/",
                            env={"PATH": "/usr/bin:/bin", "OCF_RESKEY_master_cfg": "/nonexistent"})
     assert probe.returncode == 7, probe.stderr
+    # ucarp runs a hook by its path: the libexec wrappers run the mfsha-ucarp next to them
+    # (the namespace lab runs them for real, tests/cluster/test_ucarp.py).
+    for verb in ("up", "down"):
+        wrapper = open(os.path.join(destdir, "usr/libexec/mfsha/ucarp-" + verb)).read()
+        assert '/../../sbin/mfsha-ucarp" %s "$@"' % verb in wrapper
+    assert open(os.path.join(destdir, "usr/sbin/mfsha-ucarp")).read() == open(mfsha).read()
     subprocess.run(make + ["uninstall"], check=True, stdout=subprocess.DEVNULL)
     assert files_under(destdir) == []
     assert not os.path.exists(os.path.join(destdir, "usr/lib/ocf/lib/mfsha"))

@@ -1,0 +1,92 @@
+"""The hook config (/etc/mfs/mfsha-ucarp.cfg, `KEY = VALUE` lines as in MooseFS's own
+files) and the checks of ucarp's arguments. Nothing here changes the system."""
+from __future__ import annotations
+
+import ipaddress
+import os
+
+DEFAULT_PATH = "/etc/mfs/mfsha-ucarp.cfg"
+
+DEFAULTS = {
+    "MASTER_CFG": "/etc/mfs/mfsmaster.cfg",
+    "METALOGGER_CFG": "/etc/mfs/mfsmetalogger.cfg",
+    "PEERS": "",                 # every node's address or name; this node's own is skipped
+    "FRESHNESS_PORT": "9429",     # where `mfsha-ucarp serve` answers on every node
+    "QUERY_TIMEOUT": "0.5",       # seconds to wait for one peer's answer
+    "VIP_PREFIX": "32",
+    "SETTLE_TIME": "1.5",         # at least ucarp's --advbase: see ucarp.hooks
+    "START_TIMEOUT": "120",       # restore and start of mfsmaster
+    "STOP_TIMEOUT": "60",         # clean stop of mfsmaster or mfsmetalogger
+    "STATE_DIR": "/var/lib/mfsha-ucarp",
+    "ARCHIVE_DIR": "",            # default: DATA_PATH-archive, as the Pacemaker agent's
+    "LOG_FILE": "/var/log/mfsha-ucarp.log",
+    "SYSLOG_FACILITY": "daemon",  # or "none"
+    "ALLOW_NEW_FILESYSTEM": "0",  # an empty node may create a new file system (first start)
+    "ALLOW_DATA_LOSS": "0",       # promote below the local high-water mark
+}
+
+
+class SettingsError(Exception):
+    """A one-line reason; the command exits non-zero and changes nothing."""
+
+
+class Settings:
+    def __init__(self, path: str, values) -> None:
+        self.path = path
+        self.values = values
+
+    def text(self, key: str) -> str:
+        return self.values.get(key)
+
+    def number(self, key: str) -> float:
+        try:
+            value = float(self.values.get(key))
+        except ValueError:
+            raise SettingsError("%s: %s = %r is not a number"
+                                % (self.path, key, self.values.get(key))) from None
+        if value <= 0:
+            raise SettingsError("%s: %s must be above 0" % (self.path, key))
+        return value
+
+    def flag(self, key: str) -> bool:
+        return self.values.get(key).lower() in ("1", "yes", "true", "on")
+
+    @property
+    def peers(self) -> list[str]:
+        return self.values.get("PEERS").replace(",", " ").split()
+
+    @property
+    def port(self) -> int:
+        return int(self.number("FRESHNESS_PORT"))
+
+
+def load(path: str) -> Settings:
+    """The hook config with its defaults; a missing file or a bad value is SettingsError."""
+    from moosefs.config import ConfigError, parse
+    if not os.path.isfile(path):
+        raise SettingsError("config %s does not exist (see ucarp-examples/mfsha-ucarp.cfg)"
+                            % path)
+    try:
+        values = parse(path, DEFAULTS)
+    except ConfigError as error:
+        raise SettingsError(str(error)) from None
+    if values.unknown:
+        raise SettingsError(values.warnings()[0])
+    settings = Settings(path, values)
+    for key in ("FRESHNESS_PORT", "QUERY_TIMEOUT", "START_TIMEOUT", "STOP_TIMEOUT", "VIP_PREFIX",
+                "SETTLE_TIME"):
+        settings.number(key)
+    return settings
+
+
+def check_interface(name: str) -> str:
+    if not name or "/" in name or not os.path.isdir(os.path.join("/sys/class/net", name)):
+        raise SettingsError("interface %r does not exist" % name)
+    return name
+
+
+def check_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise SettingsError("%r is not an IP address" % text) from None
