@@ -564,34 +564,39 @@ def action_promote(ctx: Context) -> int:
     with ctx.log.step("election"):
         elect(ctx, site, own, found, hwm)
     result = restore_metadata(ctx, site, own is None, hwm)
-    start_master(ctx, site)
-    with ctx.log.step("cluster records"):
-        record_promotion(ctx, site, result.version, result.metaid)
+    # The cluster learns of the promotion while mfsmaster loads: its records do not
+    # wait for the master, and the virtual IP waits for promote to return.
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as background:
+        records = background.submit(record_promotion, ctx, site, result.version, result.metaid)
+        start_master(ctx, site)
+        records.result()  # an error in the records is the promote's
     ctx.log.info("promoted: metadata restored to version %d, mfsmaster serving (%.3f s in all)"
                  % (result.version, time.monotonic() - started))
     return codes.SUCCESS
 
 
 def record_promotion(ctx: Context, site: Site, version: int, metaid: int) -> None:
-    """What the cluster learns once the master serves: the high-water mark (the cluster
-    follows this node from now), the promotion score, and the attributes a metalogger
-    published, removed. Each is one cluster tool call of 30-60 ms and the virtual IP
-    waits for promote to return, so they run side by side; promote returns after all."""
+    """What the cluster learns of a promotion, once the metadata is restored to `version`:
+    the high-water mark (the cluster follows this node from now; its files reach that
+    version), the promotion score, and the attributes a metalogger published, removed.
+    Each is one cluster tool call of 30-60 ms, so they run side by side."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
     from functools import partial
-    local_state(ctx).update(promoted="1", published="")
-    yield_mark(ctx).remove()
     StateFile.lock = threading.Lock()
-    shown = {"version": str(version), "lag": "0 (master)", "promotable": "promoted"}
-    jobs = [partial(record_hwm, ctx, site, version, metaid, always=True),
-            partial(set_score, ctx, PROMOTED_SCORE),
-            partial(ctx.cluster.delete_attribute, freshness_attribute(ctx)),
-            partial(ctx.cluster.delete_attribute, stamp_attribute(ctx))]
-    jobs += [partial(show, ctx, **{what: text}) for what, text in shown.items()]
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        for running in [pool.submit(job) for job in jobs]:
-            running.result()  # an error in any of them is the promote's
+    with ctx.log.step("cluster records"):
+        local_state(ctx).update(promoted="1", published="")
+        yield_mark(ctx).remove()
+        shown = {"version": str(version), "lag": "0 (master)", "promotable": "promoted"}
+        jobs = [partial(record_hwm, ctx, site, version, metaid, always=True),
+                partial(set_score, ctx, PROMOTED_SCORE),
+                partial(ctx.cluster.delete_attribute, freshness_attribute(ctx)),
+                partial(ctx.cluster.delete_attribute, stamp_attribute(ctx))]
+        jobs += [partial(show, ctx, **{what: text}) for what, text in shown.items()]
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            for running in [pool.submit(job) for job in jobs]:
+                running.result()  # an error in any of them is the promote's
 
 
 def restore_metadata(ctx: Context, site: Site, create: bool, hwm: Freshness | None):

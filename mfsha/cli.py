@@ -150,7 +150,18 @@ class ClusterView:
             verdict, reason = "unpublished", "the node publishes no freshness (not Unpromoted?)"
         else:
             verdict, reason = "restorable", ""
-        return judge(own, verdict, reason, "the data directory of %s" % node, self.hwm, peers,
+        hwm = self.hwm
+        if own is not None:
+            # Published versions are coarse: a node publishes again only once it moved by
+            # CHANGE_TOLERANCE, and the master's mark follows by as much. Within that, a
+            # version is no fresher here; promote itself compares exact versions.
+            peers = {n: v if v.version > own.version + CHANGE_TOLERANCE
+                     else Freshness(min(v.version, own.version), v.metaid)
+                     for n, v in peers.items()}
+            if hwm is not None and hwm.version <= own.version + CHANGE_TOLERANCE:
+                hwm = Freshness(min(hwm.version, own.version), hwm.metaid, hwm.node,
+                                hwm.fingerprint)
+        return judge(own, verdict, reason, "the data directory of %s" % node, hwm, peers,
                      self.flag("allow_data_loss"), self.flag("allow_new_filesystem"),
                      "mfsha-%s-hwm" % self.resource)
 

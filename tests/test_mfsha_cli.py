@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from mfsha import cli
+from mfsha import cli, election
 from moosefs.archive import Archiver
 from tests.agentlib import ROOT
 
@@ -115,6 +115,18 @@ def test_status_and_why_come_from_the_election(view):
         cli.command_switchover(view, "n1")
     with pytest.raises(cli.UsageError, match="n3 may not be promoted: node n2 holds"):
         cli.command_switchover(view, "n3")
+
+
+def test_why_takes_published_versions_as_coarse(view):
+    """Seen in the rolling-upgrade test: a metalogger that published 273 while another
+    published 322 (each republishes after CHANGE_TOLERANCE changes) was refused a
+    switchover as less fresh. Within the tolerance it is not; beyond it, it is."""
+    view.published = {"n2": election.Freshness(1250, 0x6B06C1F8DBC0458C),
+                      "n3": election.Freshness(1250 - election.CHANGE_TOLERANCE,
+                                               0x6B06C1F8DBC0458C)}
+    assert view.why("n3").promotable  # also within the tolerance of the mark (1200)
+    view.published["n3"].version -= 1
+    assert "node n2 holds fresher metadata" in view.why("n3").refusal
 
 
 def test_an_unknown_resource_is_one_line(monkeypatch):
