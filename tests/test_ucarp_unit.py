@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from ucarp.freshness import Answer, LocalMark, is_local
+from ucarp.freshness import Answer, LocalMark, Mark, is_local
 from ucarp.hooks import refusal
 from ucarp.settings import Settings, SettingsError, load
 
@@ -105,26 +105,26 @@ def peer(version: int, role: str = "metalogger", metaid: int = 7, mark: int = 0)
 
 def test_refusal_rules():
     fresh = Found(500)
-    assert refusal(fresh, {"b": peer(500), "c": None}, (480, 7, False), False, False) == ""
+    assert refusal(fresh, {"b": peer(500), "c": None}, Mark(480, 7, False), False, False) == ""
     assert "peer b already runs mfsmaster" in refusal(
-        fresh, {"b": peer(10, "master")}, (0, 0, False), False, False)
+        fresh, {"b": peer(10, "master")}, Mark(0, 0, False), False, False)
     assert "peer c holds fresher metadata (version 501, here 500)" in refusal(
-        fresh, {"b": peer(500), "c": peer(501)}, (0, 0, False), False, False)
+        fresh, {"b": peer(500), "c": peer(501)}, Mark(0, 0, False), False, False)
     # another file system's version is not fresher, and ALLOW_DATA_LOSS overrides
-    assert refusal(fresh, {"c": peer(900, metaid=8)}, (0, 0, False), False, False) == ""
-    assert refusal(fresh, {"c": peer(501)}, (0, 0, False), False, True) == ""
-    assert "below the version 600" in refusal(fresh, {}, (600, 7, False), False, False)
-    assert refusal(fresh, {}, (600, 7, False), False, True) == ""
+    assert refusal(fresh, {"c": peer(900, metaid=8)}, Mark(0, 0, False), False, False) == ""
+    assert refusal(fresh, {"c": peer(501)}, Mark(0, 0, False), False, True) == ""
+    assert "below the version 600" in refusal(fresh, {}, Mark(600, 7, False), False, False)
+    assert refusal(fresh, {}, Mark(600, 7, False), False, True) == ""
     assert "cannot be restored: only incomplete" in refusal(
-        Found(0, "no-image"), {"b": peer(500)}, (0, 0, False), False, False)
+        Found(0, "no-image"), {"b": peer(500)}, Mark(0, 0, False), False, False)
 
 
 def test_refusal_of_an_empty_node():
     empty = Found(0, "empty", metaid=0)
-    assert refusal(empty, {"b": peer(0, metaid=0)}, (0, 0, False), True, False) == ""
-    assert "ALLOW_NEW_FILESYSTEM" in refusal(empty, {}, (0, 0, False), False, False)
-    assert "peer b holds fresher" in refusal(empty, {"b": peer(3)}, (0, 0, False), True, False)
-    assert "no metadata" in refusal(empty, {}, (3, 7, False), True, False)
+    assert refusal(empty, {"b": peer(0, metaid=0)}, Mark(0, 0, False), True, False) == ""
+    assert "ALLOW_NEW_FILESYSTEM" in refusal(empty, {}, Mark(0, 0, False), False, False)
+    assert "peer b holds fresher" in refusal(empty, {"b": peer(3)}, Mark(0, 0, False), True, False)
+    assert "no metadata" in refusal(empty, {}, Mark(3, 7, False), True, False)
 
 
 def test_is_local():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from typing import NamedTuple
 
 from ocf.state import StateFile
 
@@ -50,20 +51,25 @@ class Answer:
         return not metaid or not self.metaid or metaid == self.metaid
 
 
+class Mark(NamedTuple):
+    version: int
+    metaid: int
+    here: bool  # reached by this node's own master
+
+
 class LocalMark:
     """This node's high-water mark: a state file in STATE_DIR."""
 
     def __init__(self, settings: Settings) -> None:
         self.file = StateFile(settings.text("STATE_DIR"), "high-water-mark")
 
-    def read(self) -> tuple[int, int, bool]:
-        """(version, metadata id, reached by this node's own master)."""
+    def read(self) -> Mark:
         values = self.file.read()
         try:
-            return (int(values.get("version", "0")), int(values.get("metaid", "0"), 16),
-                    values.get("here") == "1")
+            return Mark(int(values.get("version", "0")), int(values.get("metaid", "0"), 16),
+                        values.get("here") == "1")
         except ValueError:
-            return 0, 0, False
+            return Mark(0, 0, False)
 
     def known(self):
         """The mark as moosefs.history takes it (None: nothing recorded)."""
@@ -121,7 +127,7 @@ class Node:
         found = self.inspect(mark)
         version = found.version if found.restorable else 0
         return Answer(version, found.metaid if found.restorable else 0, self.role(),
-                      mark.read()[0])
+                      mark.read().version)
 
 
 def serve(settings: Settings, node: Node, log) -> None:

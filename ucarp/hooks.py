@@ -14,13 +14,14 @@ daemons' transitions at once and never starts a second master.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 
 from procrun import Deadline, run
 
-from .freshness import Answer, LocalMark, Node, ask_peers
+from .freshness import Answer, LocalMark, Mark, Node, ask_peers
 from .settings import Settings
 
 
@@ -28,7 +29,7 @@ class HookError(Exception):
     """A one-line reason why a hook could not do its job."""
 
 
-def refusal(found, answers: dict[str, Answer | None], mark: tuple[int, int, bool],
+def refusal(found, answers: dict[str, Answer | None], mark: Mark,
             allow_new: bool, allow_loss: bool) -> str:
     """Why this node must not become the master ("" when it may). `found` is this node's
     inspection (moosefs.inspect), `answers` the peers', `mark` the local high-water mark.
@@ -47,13 +48,13 @@ def refusal(found, answers: dict[str, Answer | None], mark: tuple[int, int, bool
             fresher[0][1], fresher[0][0], version or "none")
     if not found.restorable:
         someone_has = any(a and a.version for a in answers.values())
-        if not allow_new or mark[0] or someone_has:
+        if not allow_new or mark.version or someone_has:
             return ("no metadata in %s%s" % (found.data_path, "" if allow_new else
                     "; set ALLOW_NEW_FILESYSTEM = 1 to create a new file system"))
         return ""
-    if mark[0] > version and not allow_loss:
+    if mark.version > version and not allow_loss:
         return ("metadata here restores to version %d, below the version %d a master "
-                "reached; set ALLOW_DATA_LOSS = 1 to force it" % (version, mark[0]))
+                "reached; set ALLOW_DATA_LOSS = 1 to force it" % (version, mark.version))
     return ""
 
 
@@ -91,26 +92,23 @@ class Hooks:
         return any(field.split("/")[0] == self.vip for field in result.stdout.split())
 
     # -- the lock ---------------------------------------------------------------------------
+    @contextlib.contextmanager
     def locked(self, seconds: float):
-        import contextlib
+        """The hooks' lock (STATE_DIR/lock), waited for at most `seconds`."""
         import fcntl
-
-        @contextlib.contextmanager
-        def holding():
-            folder = self.settings.text("STATE_DIR")
-            os.makedirs(folder, mode=0o750, exist_ok=True)
-            with open(os.path.join(folder, "lock"), "w") as stream:
-                until = time.monotonic() + seconds
-                while True:
-                    try:
-                        fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() >= until:
-                            raise HookError("another hook still runs after %.0f s" % seconds)
-                        time.sleep(0.1)
-                yield
-        return holding()
+        folder = self.settings.text("STATE_DIR")
+        os.makedirs(folder, mode=0o750, exist_ok=True)
+        with open(os.path.join(folder, "lock"), "w") as stream:
+            until = time.monotonic() + seconds
+            while True:
+                try:
+                    fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= until:
+                        raise HookError("another hook still runs after %.0f s" % seconds)
+                    time.sleep(0.1)
+            yield
 
     # -- becoming the master ----------------------------------------------------------------
     def become_master(self) -> str:
@@ -141,13 +139,13 @@ class Hooks:
                           settings.flag("ALLOW_DATA_LOSS"))
             if why:
                 return self.step_down_after(why)
-            enforce = mark[0] and not settings.flag("ALLOW_DATA_LOSS")
+            enforce = mark.version and not settings.flag("ALLOW_DATA_LOSS")
             try:
                 with log.step("restore") as step:
                     result = restore(node.master_cfg, deadline, self.archiver(),
                                      allow_create=not found.restorable,
-                                     expect_metaid=mark[1] if enforce else 0,
-                                     minimum_version=mark[0] if enforce else 0,
+                                     expect_metaid=mark.metaid if enforce else 0,
+                                     minimum_version=mark.version if enforce else 0,
                                      known=self.mark.known())
                     step.note = "version %d" % result.version
                 if result.archive:
@@ -173,7 +171,7 @@ class Hooks:
             step.note = ", ".join("%s %s" % (p, "no answer" if a is None else "version %d %s"
                                              % (a.version, a.role))
                                   for p, a in sorted(answers.items())) or "none configured"
-        learn_marks(self.mark, answers, self.mark.read()[1])
+        learn_marks(self.mark, answers, self.mark.read().metaid)
         return answers
 
     def step_down_after(self, why: str) -> str:
@@ -208,7 +206,8 @@ class Hooks:
             with log.step("metalogger start"):
                 try:
                     archive = prepare_for_metalogger(node.data_path, self.archiver(),
-                                                     self.mark.known(), self.mark.read()[0] or None)
+                                                     self.mark.known(),
+                                                     self.mark.read().version or None)
                     node.metalogger.start(self.settings.number("STOP_TIMEOUT"))
                 except (RestoreError, DaemonError) as error:
                     raise HookError("metalogger: %s" % error) from None
