@@ -46,6 +46,25 @@ def unreadable_history(generation: "Generation", image_path: str | None,
             "before the next failover)" % ("; ".join(found), generation.text))
 
 
+def marker_trap(generation: "Generation", image_signature: str,
+                changelogs: list) -> str | None:
+    """Why MooseFS 4 must not replay these changes onto the new-file-system marker, or
+    None. From the 8-byte `MFSM NEW` marker 4.x builds its own kind of new file system
+    (its storage classes, erasure coding on); 3.x changes replayed onto that make a file
+    system that refuses every 3.x chunkserver and client. An IDLE() entry proves 4.x
+    logged the changes; without one, 4.x and 3.x changes look alike, and the promote is
+    refused. Changelogs must come from a thorough reading."""
+    from .files import IDLE_ENTRY, NEW_SIGNATURE
+    if generation.version[0] < 4 or image_signature != NEW_SIGNATURE.decode() \
+            or not changelogs or any(log.idle_entries for log in changelogs):
+        return None
+    return ("metadata here is the new-file-system marker plus changes with no %s entry, so "
+            "possibly from MooseFS 3: MooseFS %s would replay them onto a 4.x new file system "
+            "(erasure coding on), which refuses 3.x chunkservers and clients; promote a node "
+            "whose image is complete (mfsha inspect shows MFSM 2.0)"
+            % (IDLE_ENTRY.decode()[1:] + ")", generation.text))
+
+
 class GenerationError(Exception):
     pass
 

@@ -100,12 +100,45 @@ def apply_repairs(data_path: str, repairs: list[Repair], archiver: Archiver,
     return archive
 
 
-def create_new(data_path: str, owner: Owner) -> None:
-    """Write the 8-byte `MFSM NEW` image of a brand-new file system."""
-    path = os.path.join(data_path, RESTORED_NAME)
+def create_new(cfg: Config, deadline, owner: Owner, generation: gen.Generation,
+               found: Inspection) -> RestoreResult:
+    """A brand-new file system, restored from the 8-byte `MFSM NEW` marker into a complete
+    image of version 1. A master started on the bare marker keeps it as its
+    metadata.mfs.back until its first hourly dump, and metaloggers download it; a later
+    MooseFS generation replaying changes onto that marker builds its own kind of new file
+    system (see moosefs.generation.marker_trap)."""
+    path = os.path.join(cfg.data_path, RESTORED_NAME)
     with open(path, "wb") as stream:
         stream.write(NEW_SIGNATURE)
-    owner.give(data_path)
+    owner.give(cfg.data_path)
+    if generation.method == gen.METARESTORE:
+        return RestoreResult(found, 1, 0, None, created_new=True)  # 1.6 starts on the marker
+    restored, command, seconds = _run_restore(cfg, generation, deadline)
+    if restored.version != 1:
+        raise RestoreError("the new file system restored to version %d, not 1"
+                           % restored.version)
+    owner.give(cfg.data_path)
+    return RestoreResult(found, 1, restored.metaid, None, created_new=True, command=command,
+                         command_seconds=seconds)
+
+
+def _run_restore(cfg: Config, generation: gen.Generation, deadline):
+    """Run the generation's restore command; returns the image it wrote (checked to be
+    complete), the command and its seconds."""
+    from procrun import run
+    command = _restore_command(generation.method, cfg.path, cfg.data_path)
+    started = time.monotonic()
+    result = run(command, deadline)
+    seconds = time.monotonic() - started
+    if not result.ok:
+        raise RestoreError("restore failed: %s" % result.describe())
+    if generation.method == gen.MASTER_AUTO_START:
+        # the clean stop writes metadata.mfs
+        Master(cfg.path, cfg.data_path).stop(max(1.0, deadline.remaining()))
+    restored = read_image(os.path.join(cfg.data_path, RESTORED_NAME))
+    if not restored.valid:
+        raise RestoreError("restore wrote no complete %s in %s" % (RESTORED_NAME, cfg.data_path))
+    return restored, command, seconds
 
 
 def _restore_command(method: str, cfg_path: str, data_path: str) -> list[str]:
@@ -132,7 +165,6 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
             minimum_version: int = 0, known: Known | None = None) -> RestoreResult:
     """Restore cfg.data_path into a master-ready metadata.mfs. `deadline` has remaining();
     `known` is what the cluster knows of its history (moosefs.history)."""
-    from procrun import run
     data_path = cfg.data_path
     master = Master(cfg.path, data_path)
     if master.pid():
@@ -144,8 +176,7 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
         if not allow_create:
             raise RestoreError("no metadata in %s; a new empty file system is created only "
                                "when explicitly allowed" % data_path)
-        create_new(data_path, owner)
-        return RestoreResult(found, 1, 0, None, created_new=True)
+        return create_new(cfg, deadline, owner, generation or gen.detect(), found)
     if found.verdict != RESTORABLE:
         raise RestoreError("metadata in %s cannot be restored safely: %s" % (data_path, found.reason))
     if expect_metaid and found.metaid and found.metaid != expect_metaid:
@@ -166,17 +197,7 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
     if generation.method == gen.METARESTORE:
         _preselect_for_metarestore(data_path, repaired, archiver)
         owner.give(data_path)
-    command = _restore_command(generation.method, cfg.path, data_path)
-    command_started = time.monotonic()
-    result = run(command, deadline)
-    command_seconds = time.monotonic() - command_started
-    if not result.ok:
-        raise RestoreError("restore failed: %s" % result.describe())
-    if generation.method == gen.MASTER_AUTO_START:
-        master.stop(max(1.0, deadline.remaining()))  # the clean stop writes metadata.mfs
-    restored = read_image(os.path.join(data_path, RESTORED_NAME))
-    if not restored.valid:
-        raise RestoreError("restore wrote no complete %s in %s" % (RESTORED_NAME, data_path))
+    restored, command, command_seconds = _run_restore(cfg, generation, deadline)
     if found.metaid and restored.metaid != found.metaid:
         raise RestoreError("restored metadata id %016X differs from the inspected %016X"
                            % (restored.metaid, found.metaid))
@@ -192,8 +213,9 @@ def refuse_newer_history(generation: gen.Generation, found: Inspection) -> None:
     """Refuse, before anything is touched, files this MooseFS generation cannot read."""
     set_aside = {r.name for r in found.repairs if r.kind == Repair.SET_ASIDE}
     best = os.path.join(found.data_path, found.best.name) if found.best else None
-    why = gen.unreadable_history(generation, best,
-                                 [c for c in found.changelogs if c.name not in set_aside])
+    replayed = [c for c in found.changelogs if c.name not in set_aside]
+    why = gen.unreadable_history(generation, best, replayed) or \
+        gen.marker_trap(generation, found.best.signature if found.best else "", replayed)
     if why:
         raise RestoreError(why)
 

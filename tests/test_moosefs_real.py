@@ -53,6 +53,9 @@ def bring_up(lab):
     a, b = lab.node("a"), lab.node("b")
     first = promote(a, allow_create=True)
     assert first.created_new
+    # the master started from a complete image, not from the new-file-system marker, so
+    # that metaloggers download one (moosefs.restore.create_new)
+    assert read_image(os.path.join(a.data, "metadata.mfs.back")).signature == "MFSM 2.0"
     lab.start_chunkserver()
     lab.wait_chunkserver_registered()
     start_metalogger(b)

@@ -164,17 +164,80 @@ def test_16_restore_preselects_the_newest_image(tmp_path, monkeypatch):
     assert "metadata.mfs.back" in archived
 
 
+def stand_in_master(tmp_path, monkeypatch, script: str) -> None:
+    """A fake `mfsmaster` first on PATH; `script` is its shell body ($4: the restore mode)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "mfsmaster"
+    fake.write_text("#!/bin/sh\n" + script)
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-def test_restore_refuses_an_empty_directory_without_opt_in(tmp_path):
+def test_a_new_file_system_is_restored_from_the_marker_into_a_complete_image(tmp_path,
+                                                                             monkeypatch):
+    """Refused without the opt-in; with it, the marker goes through `mfsmaster -a restore`
+    (a stand-in here that checks it got the marker; the real one in test_moosefs_real)."""
     data = tmp_path / "data"
     data.mkdir()
     cfg_path = tmp_path / "mfsmaster.cfg"
     cfg_path.write_text("DATA_PATH = %s\n" % data)
+    template = write_image(str(tmp_path / "version1.mfs"), 1, metaid=0)
+    stand_in_master(tmp_path, monkeypatch,
+                    '[ "$*" = "-a -c %s restore" ] || exit 3\n'
+                    '[ "$(cat %s/metadata.mfs)" = "MFSM NEW" ] || exit 4\n'
+                    'cp %s %s/metadata.mfs\n' % (cfg_path, data, template, data))
+    three = generation.Generation((3, 0, 117), generation.MASTER_RESTORE)
     with pytest.raises(RestoreError, match="only when explicitly allowed"):
-        restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")))
+        restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")),
+                generation=three)
     created = restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")),
-                      allow_create=True)
-    assert created.created_new and (data / "metadata.mfs").read_bytes() == b"MFSM NEW"
+                      allow_create=True, generation=three)
+    assert created.created_new and created.version == 1
+    assert read_image(str(data / "metadata.mfs")).signature == "MFSM 2.0"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_a_new_file_system_whose_restore_fails_is_refused(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    cfg_path = tmp_path / "mfsmaster.cfg"
+    cfg_path.write_text("DATA_PATH = %s\n" % data)
+    stand_in_master(tmp_path, monkeypatch, "echo cannot >&2; exit 1\n")
+    with pytest.raises(RestoreError, match="restore failed: .*cannot"):
+        restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")),
+                allow_create=True,
+                generation=generation.Generation((4, 59, 2), generation.MASTER_RESTORE))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_a_4x_node_refuses_changes_without_idle_entries_over_the_new_marker(tmp_path):
+    """MooseFS 4 replaying 3.x changes onto `MFSM NEW` builds a 4.x file system with erasure
+    coding on, which refuses 3.x chunkservers and clients (seen in the lab)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    write_image(str(data / "metadata_ml.mfs.back"), 1, signature=b"MFSM NEW")
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(1, 40))
+    cfg_path = tmp_path / "mfsmaster.cfg"
+    cfg_path.write_text("DATA_PATH = %s\n" % data)
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    four = generation.Generation((4, 59, 2), generation.MASTER_RESTORE)
+    with pytest.raises(RestoreError, match=r"new-file-system marker plus changes with no IDLE"
+                                           r"\(\) entry.*MooseFS 4.59.2"):
+        restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")),
+                generation=four)
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+    from moosefs.inspect import inspect
+    changelogs = inspect(str(data), thorough=True).changelogs
+    three = generation.Generation((3, 0, 117), generation.MASTER_RESTORE)
+    assert generation.marker_trap(three, "MFSM NEW", changelogs) is None  # 3.x builds 3.x
+    assert generation.marker_trap(four, "MFSM 2.0", changelogs) is None   # a complete image
+    assert generation.marker_trap(four, "MFSM NEW", []) is None          # nothing to replay
+    with open(data / "changelog_ml.0.mfs", "ab") as stream:
+        stream.write(b"40: 1796293512|IDLE()\n")                    # logged by MooseFS 4
+    assert generation.marker_trap(four, "MFSM NEW",
+                                  inspect(str(data), thorough=True).changelogs) is None
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
