@@ -77,8 +77,8 @@ class Cluster:
         self.prefix = prefix
         self.platform = platform
         self.system_root: str | None = None
-        self.path = ("%s/sbin:%s/bin:" % (moosefs_prefix, moosefs_prefix)
-                     if moosefs_prefix else "") + PATH
+        self.moosefs_prefix = moosefs_prefix
+        self.node_moosefs: dict[str, str | None] = {}  # a node's own, see use_moosefs
         self.nodes = ["node%d" % i for i in range(1, nodes + 1)]
         self.client = "client"
         self.net = net
@@ -90,6 +90,15 @@ class Cluster:
         self.ocf_tree = os.path.join(self.state, "install", "usr", "lib", "ocf")
 
     # -- addresses and paths -----------------------------------------------------------------
+    def use_moosefs(self, node: str, prefix: str | None) -> None:
+        """The MooseFS `node` runs from its next boot on (None: the system's): a node
+        rebooted onto other binaries, as in a rolling upgrade."""
+        self.node_moosefs[node] = prefix
+
+    def path_of(self, node: str) -> str:
+        prefix = self.node_moosefs.get(node, self.moosefs_prefix)
+        return ("%s/sbin:%s/bin:" % (prefix, prefix) if prefix else "") + PATH
+
     def ip(self, node: str) -> str:
         return "%s.%d" % (self.net, 200 if node == self.client else 10 + int(node[4:]))
 
@@ -134,7 +143,7 @@ class Cluster:
         pid = self.pid1(node)
         if not pid:
             raise ClusterError("node %s is not running" % node)
-        variables = ["HOME=/root", "PATH=" + self.path, "LANG=C.UTF-8"]
+        variables = ["HOME=/root", "PATH=" + self.path_of(node), "LANG=C.UTF-8"]
         variables += ["%s=%s" % item for item in (env or {}).items()]
         command = ['echo $$ > "$0/cgroup.procs" && exec "$@"', os.path.join(self.cgroup, node),
                    "nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p",
@@ -221,7 +230,9 @@ class Cluster:
         self._write(node, "etc/mfs/mfsmaster.cfg", "\n".join([
             "WORKING_USER = mfs", "WORKING_GROUP = mfs", "DATA_PATH = %s" % DATA_PATH,
             "NICE_LEVEL = 0", "EXPORTS_FILENAME = /etc/mfs/mfsexports.cfg",
-            "TOPOLOGY_FILENAME = /etc/mfs/mfstopology.cfg", ""]))
+            "TOPOLOGY_FILENAME = /etc/mfs/mfstopology.cfg",
+            # a 4.x master serves 3.x clients (a rolling upgrade); 3.0 ignores the key
+            "RESTRICT_INCOMPATIBLE_CLIENT_VERSIONS = 0", ""]))
         self._write(node, "etc/mfs/mfsmetalogger.cfg", "\n".join([
             "WORKING_USER = mfs", "WORKING_GROUP = mfs", "DATA_PATH = %s" % DATA_PATH,
             "NICE_LEVEL = 0", "MASTER_HOST = mfsmaster", "MASTER_RECONNECTION_DELAY = 1", ""]))
@@ -266,7 +277,7 @@ class Cluster:
         log = open(os.path.join(self.node_dir(node), "init.log"), "a")
         launcher = subprocess.Popen(
             ["bash", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', group,
-             "env", "-i", "PATH=" + self.path, "unshare", "--net", "--mount", "--uts", "--ipc",
+             "env", "-i", "PATH=" + self.path_of(node), "unshare", "--net", "--mount", "--uts", "--ipc",
              "--pid", "--fork", "--mount-proc", "--propagation", "private",
              os.path.join(HERE, "node-init"), node, self.state, self.ocf_tree,
              # the test fence agent, and the operator command `make install` wrote
