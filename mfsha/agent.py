@@ -55,11 +55,12 @@ INFO = AgentInfo(
     parameters=[
         Parameter("master_cfg", "mfsmaster configuration file",
                   "Path of mfsmaster.cfg. DATA_PATH, WORKING_USER, the ports and the other "
-                  "settings are read from it.", default="/etc/mfs/mfsmaster.cfg"),
+                  "settings are read from it.", default="/etc/mfs/mfsmaster.cfg",
+                  unique=True),
         Parameter("metalogger_cfg", "mfsmetalogger configuration file",
                   "Path of mfsmetalogger.cfg. Its MASTER_HOST should be the virtual IP and "
                   "its DATA_PATH the same as the master's.",
-                  default="/etc/mfs/mfsmetalogger.cfg"),
+                  default="/etc/mfs/mfsmetalogger.cfg", unique=True),
         Parameter("archive_dir", "Folder for set-aside files",
                   "Where files that must not take part in a restore are archived "
                   "(compressed). Empty: a folder next to DATA_PATH named DATA_PATH-archive.",
@@ -89,7 +90,7 @@ INFO = AgentInfo(
     ],
     actions=[
         Action("start", 60), Action("stop", 120), Action("promote", 300),
-        Action("demote", 120), Action("notify", 30),
+        Action("demote", 120), Action("notify", 30), Action("reload", 30),
         Action("monitor", 30, interval=10, role="Promoted"),
         Action("monitor", 30, interval=11, role="Unpromoted"),
         Action("meta-data", 5), Action("validate-all", 30),
@@ -704,10 +705,20 @@ def keep_history_ahead_of(ctx: Context, site: Site, promoted: list[str]) -> None
                         % (promoted[0], archive))
 
 
+def action_reload(ctx: Context) -> int:
+    """Every action reads its parameters when it runs, so a changed parameter needs no
+    restart. Pacemaker (before OCF 1.1 agents, still in 3.0) calls reload instead of
+    restarting every instance when only non-unique parameters changed: deleting
+    allow_data_loss after a forced promote no longer demotes the new master. The two
+    config paths are unique, so changing them restarts the daemons."""
+    ctx.log.info("parameters reloaded: the next action uses them")
+    return codes.SUCCESS
+
+
 HANDLERS = {
     "start": action_start, "stop": action_stop, "monitor": action_monitor,
     "promote": action_promote, "demote": action_demote, "notify": action_notify,
-    "validate-all": action_validate,
+    "validate-all": action_validate, "reload": action_reload,
 }
 
 

@@ -216,6 +216,20 @@ def test_notify_without_variables_succeeds(fake, tmp_path):
     assert call("notify", base_env(fake, tmp_path, **configs(tmp_path))).code == 0
 
 
+def test_reload_changes_nothing_and_only_the_config_paths_force_a_restart(fake, tmp_path):
+    """Pacemaker reloads instead of restarting when only non-unique parameters changed
+    (the pre-OCF-1.1 rule, which 3.0 keeps): unsetting allow_data_loss must not demote."""
+    from xml.etree import ElementTree
+    meta = ElementTree.fromstring(call("meta-data", base_env(fake, tmp_path)).stdout)
+    unique = {p.get("name") for p in meta.iter("parameter") if p.get("unique") == "1"}
+    assert unique == {"master_cfg", "metalogger_cfg"}
+    assert "reload" in {a.get("name") for a in meta.iter("action")}
+    env = base_env(fake, tmp_path, **configs(tmp_path))
+    before = sorted(os.listdir(tmp_path))
+    assert call("reload", env).code == 0
+    assert sorted(os.listdir(tmp_path)) == before
+
+
 def test_unknown_action(fake, tmp_path):
     outcome = call("migrate_to", base_env(fake, tmp_path))
     assert outcome.code == 3 and "not implemented" in outcome.reason

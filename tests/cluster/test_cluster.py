@@ -4,6 +4,7 @@ mfsmount client. Every scenario checks every file's checksum through the client,
 sampler checks all along that never two nodes run mfsmaster or hold the virtual IP."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -225,6 +226,67 @@ def test_freshest_metalogger_wins_over_a_stale_one(cluster, client):
     sc.restore_node(cluster, old)
     sc.cleanup(cluster)
     check_everything(cluster, client)
+
+
+def hwm_version(cluster) -> int:
+    done = cluster.nx(cluster.any_node(), ["crm_attribute", "--type", "crm_config", "--name",
+                                           "mfsha-mfs-hwm", "--query", "--quiet"], check=False)
+    return int(done.stdout.split(":")[0]) if done.stdout.strip() else 0
+
+
+def archive_count(cluster, node: str) -> int:
+    done = cluster.nx(node, ["mfsha", "archives", "--json"])
+    return len(json.loads(done.stdout)["archives"])
+
+
+def test_allow_data_loss_procedure_when_the_freshest_node_is_lost(cluster, client):
+    """The README's procedure: the master dies with changes no survivor holds; nothing is
+    promoted; allow_data_loss promotes the freshest survivor and is deleted at once; the
+    old master's extra changes go to its archive when it comes back."""
+    old = sc.settle(cluster)
+    archived_before = archive_count(cluster, old)
+    client.write("kept", 30)
+    sc.replicated(cluster, old)
+    survivors = [n for n in cluster.nodes if n != old]
+    with sc.held_back(cluster, survivors[0]) as first, \
+            sc.held_back(cluster, survivors[1]) as second:
+        kept_version = max(sc.logged_version(cluster, n, False) for n in survivors)
+        client.write("lost", 60)
+        lost = [name for name in client.expected if name.startswith("lost/")]
+        # the Promoted monitor raises the mark beyond what the survivors hold
+        wait_for(lambda: hwm_version(cluster) > kept_version, 60, 1, "the mark to rise")
+        lost_version = hwm_version(cluster)
+        cluster.crash(old)
+        for pid in first + second:  # what they had not read yet dies with them
+            os.kill(pid, signal.SIGKILL)
+    try:
+        time.sleep(15)  # fencing, then a transition that promotes nobody
+        assert [n for n, r in cluster.roles(sc.CLONE).items() if r == "Promoted"] == []
+        why = cluster.nx(survivors[0], ["mfsha", "why", survivors[0]]).stdout
+        assert "below the version" in why, why
+        cluster.nx(survivors[0], ["crm", "resource", "param", "mfs", "set", "allow_data_loss",
+                                  "true"])
+        new = wait_for(lambda: next((n for n, r in cluster.roles(sc.CLONE).items()
+                                     if r == "Promoted"), None), 90, 0.5, "a forced promote")
+        assert new in survivors
+        serving = lambda: cluster.vip_holders() == [new] and cluster.masters() == [new]  # noqa: E731
+        wait_for(serving, 60, 0.5, "the virtual IP and the master on %s" % new)
+        master_pid = cluster.daemon_pids(new, "mfsmaster")
+    finally:
+        cluster.nx(cluster.any_node(), ["crm", "resource", "param", "mfs", "delete",
+                                        "allow_data_loss"], check=False)
+    # Undoing the override reloads the parameters: the new master is not restarted.
+    time.sleep(5)
+    assert serving() and cluster.daemon_pids(new, "mfsmaster") == master_pid
+    for name in lost:  # the loss the operator accepted
+        del client.expected[name]
+    assert client.verify() == []
+    sc.restore_node(cluster, old)
+    sc.cleanup(cluster)
+    check_everything(cluster, client)
+    # its lost changes are kept: its own master files, never replayed, or an archive
+    assert sc.logged_version(cluster, old, True) >= lost_version or \
+        archive_count(cluster, old) > archived_before
 
 
 def plant_abandoned_branch(cluster, master: str, node: str, extra_changes: int) -> int:
