@@ -94,11 +94,15 @@ class Daemon:
     def stop(self, deadline_s: float, term_share: float = 0.8, after_term=None) -> bool:
         """SIGTERM, wait, then SIGKILL. Returns True when it stopped cleanly.
         `after_term(pid)` runs right after the SIGTERM."""
+        from signal import SIGCONT  # its number differs between architectures
         pid = self.pid()
         if not pid:
             return True
         started = time.monotonic()
         _signal(pid, SIGTERM)
+        # A stopped or frozen daemon handles SIGTERM only once continued (as systemd
+        # does): a SIGSTOPped metalogger otherwise held promote for the whole wait.
+        _signal(pid, SIGCONT)
         if after_term is not None:
             after_term(pid)
         clean = _wait_gone(self.lock_path, pid, started + deadline_s * term_share)

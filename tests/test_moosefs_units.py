@@ -279,6 +279,34 @@ def test_no_new_file_system_over_a_leftover_back_image(tmp_path):
 
 
 # --- daemon stop escalation --------------------------------------------------------------------
+def test_stop_of_a_stopped_daemon_is_clean_and_quick(tmp_path):
+    """A SIGSTOPped (frozen) daemon gets SIGCONT after SIGTERM, as systemd sends it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from moosefs.daemons import Metalogger
+    lock = tmp_path / ".mfsmetalogger.lock"
+    code = ("import fcntl, os, sys, time\n"
+            "f = open(sys.argv[1], 'w'); fcntl.lockf(f, fcntl.LOCK_EX)\n"
+            "f.write(str(os.getpid())); f.flush(); print('locked', flush=True)\n"
+            "time.sleep(60)\n")
+    child = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == b"locked"
+        child.send_signal(signal.SIGSTOP)
+        logger = Metalogger(str(tmp_path / "unused.cfg"), str(tmp_path))
+        started = time.monotonic()
+        assert logger.stop(20.0) is True  # SIGTERM took effect: no SIGKILL
+        assert time.monotonic() - started < 5
+        assert child.wait(5) == -signal.SIGTERM
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
 def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path):
     import subprocess
     import sys

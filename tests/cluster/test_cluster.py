@@ -204,6 +204,14 @@ def test_isolated_promoted_node_loses_quorum_and_majority_promotes(cluster, clie
     check_everything(cluster, client)
 
 
+def promotion_score(cluster, node: str) -> int:
+    done = cluster.nx(cluster.any_node(), ["crm_attribute", "--node", node, "--name",
+                                           "master-mfs", "--lifetime", "reboot", "--query",
+                                           "--quiet"], check=False)
+    text = done.stdout.strip()
+    return int(text) if text.lstrip("-").isdigit() else -1
+
+
 def test_freshest_metalogger_wins_over_a_stale_one(cluster, client):
     old = sc.settle(cluster)
     stale, fresh = [n for n in cluster.nodes if n != old]
@@ -218,6 +226,11 @@ def test_freshest_metalogger_wins_over_a_stale_one(cluster, client):
                                                               or "below the version" in why)
         status = cluster.nx(fresh, ["mfsha", "status"]).stdout
         assert all(node in status for node in cluster.nodes) and "high-water mark" in status
+        # `why` judges published versions; the stale node lowers its own score at its
+        # next monitor (up to 11 s later). Crashing before that let Pacemaker try it
+        # first (seen once): a refused promote, then the fresh node.
+        wait_for(lambda: promotion_score(cluster, stale) < promotion_score(cluster, fresh),
+                 40, 1, "%s to rank below %s" % (stale, fresh))
         timing = sc.timed_failover(cluster, client, lambda: cluster.crash(old), old)
         print("crash with %s held back: %s promoted, %s" % (stale, timing.new_promoted,
                                                            timing.row()))
