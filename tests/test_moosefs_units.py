@@ -2,9 +2,14 @@
 binaries: MooseFS 1.6 and 2.x are not packaged for this Debian)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import stat
+import subprocess
+import sys
 import tarfile
+import time
 
 import pytest
 
@@ -279,57 +284,43 @@ def test_no_new_file_system_over_a_leftover_back_image(tmp_path):
 
 
 # --- daemon stop escalation --------------------------------------------------------------------
-def test_stop_of_a_stopped_daemon_is_clean_and_quick(tmp_path):
-    """A SIGSTOPped (frozen) daemon gets SIGCONT after SIGTERM, as systemd sends it."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from moosefs.daemons import Metalogger
-    lock = tmp_path / ".mfsmetalogger.lock"
-    code = ("import fcntl, os, sys, time\n"
-            "f = open(sys.argv[1], 'w'); fcntl.lockf(f, fcntl.LOCK_EX)\n"
+@contextlib.contextmanager
+def stand_in_daemon(lock, ignore_sigterm: bool):
+    """A process holding `lock` as mfsmaster and mfsmetalogger hold theirs; killed at the
+    end if still alive."""
+    code = ("import fcntl, os, signal, sys, time\n"
+            + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if ignore_sigterm else "")
+            + "f = open(sys.argv[1], 'w'); fcntl.lockf(f, fcntl.LOCK_EX)\n"
             "f.write(str(os.getpid())); f.flush(); print('locked', flush=True)\n"
             "time.sleep(60)\n")
     child = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE)
     try:
         assert child.stdout.readline().strip() == b"locked"
+        yield child
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_stop_of_a_stopped_daemon_is_clean_and_quick(tmp_path):
+    """A SIGSTOPped (frozen) daemon gets SIGCONT after SIGTERM, as systemd sends it."""
+    from moosefs.daemons import Metalogger
+    with stand_in_daemon(tmp_path / ".mfsmetalogger.lock", ignore_sigterm=False) as child:
         child.send_signal(signal.SIGSTOP)
         logger = Metalogger(str(tmp_path / "unused.cfg"), str(tmp_path))
         started = time.monotonic()
         assert logger.stop(20.0) is True  # SIGTERM took effect: no SIGKILL
         assert time.monotonic() - started < 5
         assert child.wait(5) == -signal.SIGTERM
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
 
 
 def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path):
-    import subprocess
-    import sys
-    import time
-
     from moosefs.daemons import Master
-    lock = tmp_path / ".mfsmaster.lock"
-    # A stand-in daemon: holds the lock like mfsmaster and ignores SIGTERM.
-    code = ("import fcntl, os, signal, sys, time\n"
-            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-            "f = open(sys.argv[1], 'w'); fcntl.lockf(f, fcntl.LOCK_EX)\n"
-            "f.write(str(os.getpid())); f.flush(); print('locked', flush=True)\n"
-            "time.sleep(60)\n")
-    child = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE)
-    try:
-        assert child.stdout.readline().strip() == b"locked"
+    with stand_in_daemon(tmp_path / ".mfsmaster.lock", ignore_sigterm=True) as child:
         master = Master(str(tmp_path / "unused.cfg"), str(tmp_path))
         assert master.pid() == child.pid and master.state() == "running"
         started = time.monotonic()
         assert master.stop(1.0) is False  # not a clean stop
         assert time.monotonic() - started < 5
         assert child.wait(5) == -9 and master.pid() == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
