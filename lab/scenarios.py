@@ -206,12 +206,13 @@ def logged_version(cluster: Cluster, node: str, as_master: bool) -> int:
 
 
 def replicated(cluster: Cluster, master: str, nodes: list[str] | None = None,
-               timeout: float = 15) -> None:
+               timeout: float = 30) -> None:
     """Wait until the metaloggers of `nodes` (default: every other node) hold every change
     the master has logged. MooseFS sends changes to metaloggers without acknowledgement,
     so a crash in the very instant of a client's write can lose that write on every
     surviving node (seen in CI on 3.0.117, once in 100-odd crashes). A test that checks
-    the agent, not that window of MooseFS, waits for this before it crashes the master."""
+    the agent, not that window of MooseFS, waits for this before it crashes the master.
+    A metalogger with a hole catches up once its monitor restarts it (within 11 s)."""
     nodes = [n for n in cluster.nodes if n != master] if nodes is None else nodes
     time.sleep(1.1)  # mfsmaster and mfsmetalogger write their changelogs once a second
     target = logged_version(cluster, master, True)

@@ -78,9 +78,13 @@ class UcarpSite:
                  "ucarp to exit on %s" % node)
 
     def master(self) -> str | None:
-        """The one node running mfsmaster and holding the VIP, once it is so."""
+        """The one node running mfsmaster and holding the VIP, once the master accepts
+        clients there (a node running `mfsmaster -a restore` runs mfsmaster too)."""
+        from .scenarios import Client
         masters, holders = self.cluster.masters(), self.cluster.vip_holders()
-        return masters[0] if len(masters) == 1 and holders == masters else None
+        if len(masters) != 1 or holders != masters:
+            return None
+        return masters[0] if Client(self.cluster).master_serving() else None
 
     def settle(self, timeout: float = 60) -> str:
         return wait_for(self.master, timeout, 0.2, "one node with mfsmaster and the VIP")

@@ -27,6 +27,7 @@ from .election import (BEST_SCORE, CHANGE_TOLERANCE, FORCED_SCORE, NOTHING, PROM
 HWM_REFRESH_SECONDS = 60    # the Promoted monitor looks at its version at most this often
 PEER_WAIT_SECONDS = 5       # promote waits this long for a peer's published freshness
 RERANK_SECONDS = 30         # an Unpromoted monitor re-reads its peers at most this often
+HOLE_RESTART_SECONDS = 300  # a metalogger with a hole in its files is restarted at most this often
 
 LONGDESC = """\
 Runs the MooseFS metadata server (mfsmaster) as a promotable clone.
@@ -230,7 +231,7 @@ def set_score(ctx: Context, score: int | None) -> None:
 
 
 def publish_freshness(ctx: Context, site: Site, force: bool = False,
-                      rank_now: bool = True) -> None:
+                      rank_now: bool = True):
     """Publish this Unpromoted node's freshness when it changed, and rank it against the
     peers' published values. Peers are re-read every RERANK_SECONDS, or when forced
     (start, demote, a refused promote); in between a cached copy serves. Scores are hints:
@@ -238,7 +239,8 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False,
     `rank_now=False` (pre-promote): publish only the private freshness the promoting
     node checks, and leave the score and the public attributes to the next monitor.
     Those live in the CIB, and each change there aborts the transition under way, so
-    that Pacemaker would run the pre-promote notifications again before promoting."""
+    that Pacemaker would run the pre-promote notifications again before promoting.
+    Returns the inspection of this node's files."""
     state = local_state(ctx)
     remembered = state.read()
     own, found = own_freshness(ctx, site, cached_hwm(remembered))
@@ -257,7 +259,7 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False,
             state.update(published=published, published_stamp=str(own_stamp))
     if not rank_now:
         state.update(peers_at="0")  # the next monitor ranks
-        return
+        return found
     stale = time.time() - float(remembered.get("peers_at") or 0) >= RERANK_SECONDS
     if force or stale:
         peers = peer_freshness(ctx, exclude=ctx.env.node_name)
@@ -269,7 +271,7 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False,
         peers = parse_all(_pairs(remembered.get("peers", "")))
         stamps = _pairs(remembered.get("stamps", ""))
     else:
-        return
+        return found
     hwm = cached_hwm(remembered)
     score, why = rank(own, found.verdict == "empty", hwm, peers,
                       ctx.params.boolean("allow_data_loss"),
@@ -284,6 +286,7 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False,
          lag=lag_text(highest - shown.version, newest_stamp - own_stamp if own_stamp else None)
          if shown.version else "-",
          promotable=promotable_text(score, why))
+    return found
 
 
 def _pairs_text(values: dict[str, str]) -> str:
@@ -419,9 +422,26 @@ def action_monitor(ctx: Context) -> int:
                        "%s); Pacemaker will recover it" % site.data_path)
     if site.metalogger.pid():
         if not probe:
-            publish_freshness(ctx, site)
+            found = publish_freshness(ctx, site)
+            if found is not None and found.verdict == "hole" and found.source == "metalogger":
+                restart_holed_metalogger(ctx, site, found)
         return codes.SUCCESS
     return codes.NOT_RUNNING
+
+
+def restart_holed_metalogger(ctx: Context, site: Site, found) -> None:
+    """A metalogger that connected to a new master after its first changes, before that
+    master flushed its changelog, misses them for good (seen with MooseFS 4.57: a hole
+    right after the image). Restarted, it downloads the image and the master's
+    changelogs again, which close the hole. At most once per HOLE_RESTART_SECONDS."""
+    state = local_state(ctx)
+    if time.time() - float(state.read().get("hole_restart_at") or 0) < HOLE_RESTART_SECONDS:
+        return
+    state.update(hole_restart_at="%d" % time.time())
+    ctx.log.warning("metalogger files have a hole (%s): restarting mfsmetalogger so that it "
+                    "downloads them again" % found.reason)
+    site.metalogger.stop(ctx.deadline.remaining() / 2)
+    start_metalogger(ctx, site)
 
 
 def keep_promoted(ctx: Context, site: Site, state: StateFile) -> None:

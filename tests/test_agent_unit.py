@@ -342,6 +342,38 @@ def metalogger_lock(tmp_path):
         child.wait(10)
 
 
+def test_a_metalogger_with_a_hole_is_restarted_once(fake, tmp_path, metalogger_lock):
+    """MooseFS 4.57 metaloggers that connected right after a new master's first changes
+    missed them (a hole after the image, seen in the Debian 13 cluster); a restart
+    downloads the image and changelogs again. Not again within HOLE_RESTART_SECONDS."""
+    import sys
+    import time
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(101, 150))  # 100 is missing
+    starts = tmp_path / "starts"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    holder = ("import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
+              "fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(60)")
+    fake_logger = bin_dir / "mfsmetalogger"  # `start` leaves a lock holder behind
+    fake_logger.write_text('#!/bin/sh\necho "$*" >> %s\nsetsid %s -c "%s" %s </dev/null '
+                           '>/dev/null 2>&1 &\nsleep 0.5\n'
+                           % (starts, sys.executable, holder, data / ".mfsmetalogger.lock"))
+    fake_logger.chmod(0o755)
+    env = base_env(fake, tmp_path, **cfgs)
+    env["PATH"] = "%s:%s" % (bin_dir, env["PATH"])
+    outcome = call("monitor", env, interval_ms=11000)
+    assert outcome.code == 0 and "metalogger files have a hole" in outcome.stderr
+    assert metalogger_lock.wait(10) == -15  # the old metalogger got SIGTERM
+    assert starts.read_text().split() == ["-c", cfgs["OCF_RESKEY_metalogger_cfg"], "start"]
+    assert call("monitor", env, interval_ms=11000).code == 0
+    assert len(starts.read_text().splitlines()) == 1  # not again so soon
+    time.sleep(0.1)
+    assert call("stop", env).code == 0
+
+
 def test_a_metalogger_ahead_of_a_forced_promotion_keeps_a_copy_of_its_history(
         fake, tmp_path, metalogger_lock):
     import tarfile
