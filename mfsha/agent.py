@@ -92,7 +92,7 @@ INFO = AgentInfo(
     actions=[
         Action("start", 60), Action("stop", 120), Action("promote", 300),
         Action("demote", 120), Action("notify", 30), Action("reload", 30),
-        Action("monitor", 30, interval=10, role="Promoted"),
+        Action("monitor", 30, interval=3, role="Promoted"),
         Action("monitor", 30, interval=11, role="Unpromoted"),
         Action("meta-data", 5), Action("validate-all", 30),
     ])
