@@ -135,7 +135,7 @@ def report(label: str, rows: list[dict]) -> None:
     for row in rows:
         if row["read"] is not None and row["write"] is not None:
             row["outage"] = max(row["read"], row["write"])
-    for key in ("vip", "serving", "read", "write", "outage"):
+    for key in ("vip", "serving", "chunkserver", "mount", "read", "write", "outage"):
         values = [r[key] for r in rows if r.get(key) is not None]
         if values:
             print("%-34s %-8s median %6.2f s  max %6.2f s  (n=%d)" % (
@@ -161,15 +161,27 @@ READ_RETRY_SEEN = 5.0
 
 def report_client_wait(kind: str, rows: list[dict]) -> None:
     """What the client adds after the master accepts: mfsmount reconnects every 2 s
-    (mastercomm.c) and retries a read without chunk locations after 10 s (readdata.c)."""
+    (mastercomm.c) and retries a read without chunk locations after 10 s (readdata.c);
+    the chunkserver reconnects every MASTER_RECONNECTION_DELAY and gives up a connect
+    after 1 s (masterconn.c)."""
     waits = [r["outage"] - r["serving"] for r in rows
              if r.get("outage") is not None and r.get("serving") is not None]
-    stalled = sum(1 for r in rows if r.get("read") is not None and r.get("write") is not None
-                  and r["read"] - r["write"] >= READ_RETRY_SEEN)
+    stalled = [r for r in rows if r.get("read") is not None and r.get("write") is not None
+               and r["read"] - r["write"] >= READ_RETRY_SEEN]
+    both = [r for r in rows if r.get("chunkserver") is not None and r.get("mount") is not None]
+    late = [r for r in both if r["chunkserver"] > r["mount"]]
     if waits:
         print("%-34s client after mfsmaster accepts: median %.2f s, max %.2f s; reads that "
               "waited for the 10-s chunk-location retry: %d of %d" % (
-                  kind, statistics.median(waits), max(waits), stalled, len(rows)))
+                  kind, statistics.median(waits), max(waits), len(stalled), len(rows)))
+    if both:
+        print("%-34s chunkserver back after the VIP: median %.2f s, max %.2f s; after "
+              "mfsmount in %d of %d (of them stalled: %d); stalled with the chunkserver first: "
+              "%d" % (kind, statistics.median(r["chunkserver"] - (r["vip"] or r["serving"])
+                                                for r in both),
+                      max(r["chunkserver"] - (r["vip"] or r["serving"]) for r in both),
+                      len(late), len(both), sum(1 for r in late if r in stalled),
+                      sum(1 for r in stalled if r not in late)))
 
 
 def main() -> int:

@@ -13,9 +13,11 @@ import threading
 import time
 
 from .harness import DATA_PATH, ROOT, Cluster, ClusterError, wait_for
+from .sockets import established_to
 
 CLONE = "mfs-clone"
-CL_PORT = 9421
+CS_PORT = 9420  # the master's port for chunkservers
+CL_PORT = 9421  # and for clients
 
 
 def fencing_crm(cluster: Cluster) -> str:
@@ -147,10 +149,54 @@ class Timing:
 
     def __init__(self) -> None:
         self.vip = self.serving = self.read = self.write = None
+        # when the chunkserver and mfsmount had a new connection to the VIP's master
+        self.chunkserver = self.mount = None
         self.new_promoted = ""
 
     def row(self) -> dict[str, float | None]:
-        return {"vip": self.vip, "serving": self.serving, "read": self.read, "write": self.write}
+        return {"vip": self.vip, "serving": self.serving, "read": self.read, "write": self.write,
+                "chunkserver": self.chunkserver, "mount": self.mount}
+
+
+class Reconnections:
+    """Watches, from the fault on, when the client node's chunkserver and mfsmount open a
+    new connection to the master behind the VIP (a read asked before the chunkserver is
+    back gets no chunk locations, and mfsmount retries it after 10 s)."""
+
+    PORTS = {"chunkserver": ("mfschunkserver", CS_PORT), "mount": ("mfsmount", CL_PORT)}
+
+    def __init__(self, cluster: Cluster, started: float, timeout: float) -> None:
+        self.cluster = cluster
+        self.started = started
+        self.deadline = started + timeout
+        self.found: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._old = {name: (pid, established_to(pid, cluster.vip, port))
+                     for name, pid, port in self._daemons()}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _daemons(self):
+        for name, (comm, port) in self.PORTS.items():
+            pids = self.cluster.running(self.cluster.client, comm)
+            if pids:
+                yield name, pids[0], port
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and time.monotonic() < self.deadline:
+            for name, (pid, old) in self._old.items():
+                port = self.PORTS[name][1]
+                if name not in self.found and established_to(pid, self.cluster.vip, port) - old:
+                    self.found[name] = time.monotonic() - self.started
+            if len(self.found) == len(self._old):
+                return
+            self._stop.wait(0.02)
+
+    def stop(self, timing: Timing) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        timing.chunkserver = self.found.get("chunkserver")
+        timing.mount = self.found.get("mount")
 
 
 def timed_failover(cluster: Cluster, client: Client | None, fault, old: str,
@@ -180,6 +226,7 @@ def timed_failover(cluster: Cluster, client: Client | None, fault, old: str,
         except OSError:
             pass
 
+    watcher = Reconnections(cluster, started, timeout) if client is not None else None
     fault()
     def moved():
         holders = cluster.vip_holders()
@@ -200,6 +247,7 @@ def timed_failover(cluster: Cluster, client: Client | None, fault, old: str,
     for thread in threads:
         thread.join(timeout)
     timing.read, timing.write = results.get("read"), results.get("write")
+    watcher.stop(timing)
     return timing
 
 
