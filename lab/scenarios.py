@@ -171,7 +171,8 @@ class Reconnections:
         self.deadline = started + timeout
         self.found: dict[str, float] = {}
         self._stop = threading.Event()
-        self._old = {name: (pid, established_to(pid, cluster.vip, port))
+        # each daemon's PID, port and the connections it had before the fault
+        self._old = {name: (pid, port, established_to(pid, cluster.vip, port))
                      for name, pid, port in self._daemons()}
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -184,8 +185,7 @@ class Reconnections:
 
     def _run(self) -> None:
         while not self._stop.is_set() and time.monotonic() < self.deadline:
-            for name, (pid, old) in self._old.items():
-                port = self.PORTS[name][1]
+            for name, (pid, port, old) in self._old.items():
                 if name not in self.found and established_to(pid, self.cluster.vip, port) - old:
                     self.found[name] = time.monotonic() - self.started
             if len(self.found) == len(self._old):
