@@ -83,6 +83,14 @@ INFO = AgentInfo(
                   "instead of after about 3 s; a switchover is that much shorter. The next "
                   "master must reach the version stored, or its promote refuses. Set false "
                   "to let mfsmaster take its own time.", type=BOOLEAN, default=True),
+        Parameter("client_hold", "Seconds clients may wait for the chunkservers after a promote",
+                  "After a promote, mfsmaster lets clients in only once every chunkserver it "
+                  "knows (apart from those in maintenance) has connected again, or after this "
+                  "many seconds. A client let in earlier waits 10 s for a chunk whose copies "
+                  "are all on a chunkserver not yet back; a client refused meanwhile tries "
+                  "again within 2 s. A chunkserver that is down keeps clients out for the "
+                  "whole time. 0 lets clients in at once. Needs mfsmaster.cfg readable by "
+                  "WORKING_USER, as mfsmaster reload does.", type=INTEGER, default=3),
         Parameter("allow_data_loss", "Promote even when metadata is not the freshest",
                   "If true, promote proceeds even when a peer holds fresher metadata or this "
                   "node's metadata is below the cluster's high-water mark: the changes in "
@@ -124,10 +132,13 @@ class Site:
         return Archiver(folder, keep_count=max(1, ctx.params.integer("archive_keep")),
                         keep_bytes=max(0, ctx.params.integer("archive_max_mb")) << 20)
 
+    def client_address(self) -> tuple[str, int]:
+        return (self.master_cfg.get("MATOCL_LISTEN_HOST"),
+                self.master_cfg.integer("MATOCL_LISTEN_PORT"))
+
     def serving(self) -> bool:
         from moosefs.daemons import serving
-        return serving(self.master_cfg.get("MATOCL_LISTEN_HOST"),
-                       self.master_cfg.integer("MATOCL_LISTEN_PORT"))
+        return serving(*self.client_address())
 
 
 def _site_or_none(ctx: Context) -> Site | None:
@@ -409,7 +420,9 @@ def action_monitor(ctx: Context) -> int:
         raise OCFError(codes.ERR_CONFIGURED, "%s does not exist" % ctx.params.string("master_cfg"))
     state = local_state(ctx)
     if site.master.pid():
-        if ctx.env.check_level >= 10 and not site.serving():
+        if state.read().get("hold_port") and not probe:
+            let_clients_in(ctx, site, state)
+        if ctx.env.check_level >= 10 and not serving_clients(site, state):
             raise OCFError(codes.FAILED_PROMOTED, "mfsmaster runs but does not accept "
                            "connections on port %s" % site.master_cfg.get("MATOCL_LISTEN_PORT"))
         if site.metalogger.pid():
@@ -427,6 +440,69 @@ def action_monitor(ctx: Context) -> int:
                 restart_holed_metalogger(ctx, site, found)
         return codes.SUCCESS
     return codes.NOT_RUNNING
+
+
+def serving_clients(site: Site, state: StateFile) -> bool:
+    """Does the master accept clients, at its held port while it holds them off?"""
+    from moosefs.clienthold import HOLD_HOST
+    from moosefs.daemons import serving
+    held_port = state.read().get("hold_port")
+    return serving(HOLD_HOST, int(held_port)) if held_port else site.serving()
+
+
+def held_cfg_path(ctx: Context) -> str:
+    """The config copy a master holding clients off runs from (moosefs.clienthold)."""
+    return os.path.join(rsc_tmp(ctx.env.environ), "mfsha-%s-mfsmaster.cfg"
+                        % ctx.env.resource_name)
+
+
+def hold_clients(ctx: Context, site: Site, major: int) -> int:
+    """Write the closed config the master starts from; returns its loopback client port,
+    0 when clients are not held off. Kept in the local state for the Promoted monitor."""
+    from moosefs.chunkservers import RECORD_BYTES
+    from moosefs.clienthold import unreadable_reason, write_closed
+    hold_s = ctx.params.integer("client_hold")
+    if hold_s <= 0:
+        return 0
+    reason = unreadable_reason(site.master_cfg) if major in RECORD_BYTES else \
+        "MooseFS %d's chunkserver list is not known to this agent" % major
+    if reason:
+        ctx.log.warning("clients are let in at once after this promote: %s" % reason)
+        return 0
+    port = write_closed(site.master_cfg, held_cfg_path(ctx))
+    local_state(ctx).update(hold_port=str(port), hold_major=str(major),
+                            hold_since="%.3f" % time.time(),
+                            hold_until="%.3f" % (time.time() + hold_s))
+    return port
+
+
+def let_clients_in(ctx: Context, site: Site, state: StateFile) -> None:
+    """Open the master's client port once every chunkserver it knows is back, or when
+    client_hold has passed (the monitor right after promote waits for it)."""
+    from moosefs.chunkservers import ListError, wait_connected
+    from moosefs.clienthold import HOLD_HOST, open_to_clients
+    from moosefs.daemons import wait_serving
+    held = state.read()
+    since = float(held.get("hold_since") or 0)
+    until = min(float(held.get("hold_until") or 0), time.time() + ctx.deadline.remaining() / 2)
+    with ctx.log.step("client hold") as step:
+        try:
+            late = [s.address for s in wait_connected(HOLD_HOST, int(held["hold_port"]),
+                                                      int(held.get("hold_major") or 0), until)]
+        except ListError as error:
+            late, step.note = [], "chunkservers not known: %s" % error
+        open_to_clients(site.master_cfg, held_cfg_path(ctx), site.master.pid())
+        host, port = site.client_address()
+        if not wait_serving(host, port, ctx.deadline.sub(5)):
+            raise OCFError(codes.ERR_GENERIC, "mfsmaster did not move its client listener to "
+                           "port %d on reload; see its system log" % port)
+        state.update(hold_port="")
+        step.note = step.note or "every chunkserver connected"
+        step.note += "; clients let in %.3f s after mfsmaster started" % (time.time() - since)
+    if late:
+        ctx.log.warning("clients let in after the %d-s hold without chunkservers %s: a read "
+                        "of a chunk held only there waits 10 s" % (
+                            ctx.params.integer("client_hold"), ", ".join(late)))
 
 
 def restart_holed_metalogger(ctx: Context, site: Site, found) -> None:
@@ -571,7 +647,7 @@ def action_promote(ctx: Context) -> int:
     failover's time went."""
     site = check_local(ctx)
     state = local_state(ctx)
-    if site.master.pid() and site.serving():
+    if site.master.pid() and serving_clients(site, state):
         state.update(promoted="1")
         return codes.SUCCESS
     started = time.monotonic()
@@ -585,12 +661,14 @@ def action_promote(ctx: Context) -> int:
     with ctx.log.step("election"):
         elect(ctx, site, own, found, hwm)
     result = restore_metadata(ctx, site, own is None, hwm)
+    # before the records' thread: both write the local state
+    held_port = hold_clients(ctx, site, result.generation.version[0] if result.generation else 0)
     # The cluster learns of the promotion while mfsmaster loads: its records do not
     # wait for the master, and the virtual IP waits for promote to return.
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(1) as background:
         records = background.submit(record_promotion, ctx, site, result.version, result.metaid)
-        start_master(ctx, site)
+        start_master(ctx, site, held_port)
         records.result()  # an error in the records is the promote's
     ctx.log.info("promoted: metadata restored to version %d, mfsmaster serving (%.3f s in all)"
                  % (result.version, time.monotonic() - started))
@@ -641,29 +719,32 @@ def restore_metadata(ctx: Context, site: Site, create: bool, hwm: Freshness | No
     return result
 
 
-def start_master(ctx: Context, site: Site) -> None:
-    """Start mfsmaster and wait for its first accepted client connection."""
+def start_master(ctx: Context, site: Site, held_port: int = 0) -> None:
+    """Start mfsmaster and wait for its first accepted client connection; with
+    `held_port`, from the closed config, at that loopback port (hold_clients)."""
+    from moosefs.clienthold import HOLD_HOST
     from moosefs.daemons import DaemonError, wait_serving
     with ctx.log.step("master start") as step:
         try:
-            site.master.start(ctx.deadline.remaining())
+            site.master.start(ctx.deadline.remaining(),
+                              cfg_path=held_cfg_path(ctx) if held_port else None)
         except DaemonError as error:
             raise OCFError(codes.ERR_GENERIC, "%s; see the system log of mfsmaster"
                            % error) from None
         step.note = "pid %d" % site.master.pid()
+    host, port = (HOLD_HOST, held_port) if held_port else site.client_address()
     with ctx.log.step("first accepted connection") as step:
-        step.note = "port %s" % site.master_cfg.get("MATOCL_LISTEN_PORT")
-        if not wait_serving(site.master_cfg.get("MATOCL_LISTEN_HOST"),
-                            site.master_cfg.integer("MATOCL_LISTEN_PORT"), ctx.deadline):
+        step.note = "port %d" % port + (" (clients held off)" if held_port else "")
+        if not wait_serving(host, port, ctx.deadline):
             raise OCFError(codes.ERR_GENERIC, "mfsmaster started but does not accept "
-                           "connections on port %s" % site.master_cfg.get("MATOCL_LISTEN_PORT"))
+                           "connections on port %d" % port)
 
 
 def action_demote(ctx: Context) -> int:
     site = check_local(ctx)
     started = time.monotonic()
     stop_master(ctx, site)
-    local_state(ctx).update(promoted="", score="")
+    local_state(ctx).update(promoted="", score="", hold_port="")
     if not site.metalogger.pid():
         with ctx.log.step("metalogger start"):
             start_metalogger(ctx, site)

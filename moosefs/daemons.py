@@ -83,11 +83,12 @@ class Daemon:
     def state(self) -> str:
         return RUNNING if self.pid() else STOPPED
 
-    def start(self, deadline_s: float) -> None:
+    def start(self, deadline_s: float, cfg_path: str | None = None) -> None:
+        """Start from `cfg_path` when given (a copy of the config; see moosefs.clienthold)."""
         from procrun import run
         if self.pid():
             return
-        result = run([self.binary, "-c", self.cfg_path, "start"], deadline_s)
+        result = run([self.binary, "-c", cfg_path or self.cfg_path, "start"], deadline_s)
         if not result.ok or not self.pid():
             raise DaemonError("starting %s failed: %s" % (self.binary, result.describe()))
 

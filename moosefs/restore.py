@@ -68,7 +68,8 @@ class Owner:
 class RestoreResult:
     def __init__(self, inspection: Inspection, version: int, metaid: int,
                  archive: str | None, created_new: bool = False,
-                 command: list[str] | None = None, command_seconds: float = 0.0) -> None:
+                 command: list[str] | None = None, command_seconds: float = 0.0,
+                 generation: gen.Generation | None = None) -> None:
         self.inspection = inspection
         self.version = version
         self.metaid = metaid
@@ -76,6 +77,7 @@ class RestoreResult:
         self.created_new = created_new
         self.command = command or []        # the MooseFS restore command, as run
         self.command_seconds = command_seconds
+        self.generation = generation  # the MooseFS that restored it
 
 
 def apply_repairs(data_path: str, repairs: list[Repair], archiver: Archiver,
@@ -112,14 +114,15 @@ def create_new(cfg: Config, deadline, owner: Owner, generation: gen.Generation,
         stream.write(NEW_SIGNATURE)
     owner.give(cfg.data_path)
     if generation.method == gen.METARESTORE:
-        return RestoreResult(found, 1, 0, None, created_new=True)  # 1.6 starts on the marker
+        # 1.6 starts on the marker
+        return RestoreResult(found, 1, 0, None, created_new=True, generation=generation)
     restored, command, seconds = _run_restore(cfg, generation, deadline)
     if restored.version != 1:
         raise RestoreError("the new file system restored to version %d, not 1"
                            % restored.version)
     owner.give(cfg.data_path)
     return RestoreResult(found, 1, restored.metaid, None, created_new=True, command=command,
-                         command_seconds=seconds)
+                         command_seconds=seconds, generation=generation)
 
 
 def _run_restore(cfg: Config, generation: gen.Generation, deadline):
@@ -206,7 +209,8 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
                            "changes" % (restored.version, found.version))
     owner.give(data_path)
     return RestoreResult(found, restored.version, restored.metaid or found.metaid, archive,
-                         command=command, command_seconds=command_seconds)
+                         command=command, command_seconds=command_seconds,
+                         generation=generation)
 
 
 def refuse_newer_history(generation: gen.Generation, found: Inspection) -> None:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from moosefs.daemons import Metalogger
+from moosefs.daemons import Metalogger, serving
 from tests.agentlib import CLONE_META, call, install, notify_env
 from tests.fakecluster import FakeCluster
 from tests.mfslab import CL_PORT, Lab, wait_until
@@ -66,9 +66,14 @@ class Instances:
         for name in unpromoted:
             assert self.act(name, "notify", **lists).code == 0
 
-    def promote(self, target: str, unpromoted):
+    def promote(self, target: str, unpromoted, first_monitor: bool = True):
+        """Pre-promote notifications, promote, and (as Pacemaker does right after a
+        promote) the first Promoted monitor, which lets clients in."""
         self.pre_promote(target, unpromoted)
-        return self.act(target, "promote")
+        outcome = self.act(target, "promote")
+        if outcome.code == 0 and first_monitor:
+            assert self.monitor(target, promoted=True) == 8
+        return outcome
 
     def age_peer_cache(self, name: str, key: str = "peers_at") -> None:
         """Make the next monitor of `name` re-read its peers, as it does every 30 s (or,
@@ -159,9 +164,14 @@ def test_three_instances_elect_the_freshest_and_keep_every_file(public_tmp, lab)
     # Planned switchover b -> a: demote keeps the metaloggers fed until the master stops.
     assert nodes.act("b", "demote").code == 0
     assert nodes.monitor("b") == 0
-    switched = nodes.promote("a", ("a", "b", "c"))
+    switched = nodes.promote("a", ("a", "b", "c"), first_monitor=False)
     assert switched.code == 0, switched
-    assert nodes.monitor("a", promoted=True) == 8
+    # clients are held off until the chunkserver is back (client_hold)
+    assert not serving("127.0.0.1", CL_PORT)
+    first = call("monitor", nodes.env("a"), interval_ms=10000)
+    assert first.code == 8, first
+    assert "step client hold: every chunkserver connected" in first.stderr, first.stderr
+    assert serving("127.0.0.1", CL_PORT)
     lab.assert_files(files)
     files.update(lab.write_files("fourth", 30, seed=14))
     lab.assert_files(files)
