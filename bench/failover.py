@@ -6,8 +6,11 @@ the same cluster with ocf:pacemaker:Stateful in place of our agent: the floor th
 Pacemaker itself sets. Then the agent's own step lines from every node's Pacemaker log:
 where promote and demote spent their time, and promote's overhead (its total less
 MooseFS's own restore, start and first accepted connection).
-Set BENCH_TRIALS (default 10) and BENCH_PLATFORM (debian12, the default, or debian13:
-nodes on Debian 13 with Pacemaker 3.0 and MooseFS 4.57, see lab/harness.py)."""
+The agent runs twice: as the example configures it (clients held off after a promote
+until the chunkserver is back, client_hold), then with client_hold=0.
+Set BENCH_TRIALS (default 10), BENCH_PLATFORM (debian12, the default, or debian13:
+nodes on Debian 13 with Pacemaker 3.0 and MooseFS 4.57, see lab/harness.py) and
+BENCH_UNHELD=0 to skip the client_hold=0 run."""
 from __future__ import annotations
 
 import os
@@ -50,6 +53,7 @@ def stateful_healthy(cluster: Cluster):
 # daemon to kill, so it has no floor for it). BENCH_KINDS picks some, e.g. "kill,move".
 KINDS = tuple(os.environ.get("BENCH_KINDS", "crash,move,standby,kill").split(","))
 FLOOR_KINDS = tuple(k for k in KINDS if k != "kill")
+UNHELD = os.environ.get("BENCH_UNHELD", "1") != "0"
 
 
 def fault_of(cluster: Cluster, kind: str, old: str, clone: str):
@@ -205,6 +209,12 @@ def main() -> int:
         client.write("bench", 50)
         ours = {kind: run_trials(cluster, client, kind, lambda: sc.settle(cluster), sc.CLONE)
                 for kind in KINDS}
+        unheld = {}
+        if UNHELD:
+            cluster.nx(cluster.any_node(), ["crm", "resource", "param", "mfs", "set",
+                                            "client_hold", "0"])
+            unheld = {kind: run_trials(cluster, client, kind, lambda: sc.settle(cluster),
+                                       sc.CLONE) for kind in KINDS}
         lost = client.verify()
         steps = agent_steps(cluster)
         node = cluster.any_node()
@@ -228,10 +238,15 @@ def main() -> int:
             continue
         report("ocf:pacemaker:Stateful %s" % kind, floor[kind])
         report_against_floor(kind, ours[kind], floor[kind])
+        if kind in unheld:
+            report("client_hold=0 %s" % kind, unheld[kind])
     report_steps(steps)
     for kind in KINDS:
         report_client_wait(kind, ours[kind])
         report_chunkserver_race(kind, ours[kind])
+    for kind in unheld:
+        report_client_wait("client_hold=0 " + kind, unheld[kind])
+        report_chunkserver_race("client_hold=0 " + kind, unheld[kind])
     print("files lost: %d of %d" % (len(lost), len(client.expected)))
     return 1 if lost else 0
 

@@ -491,7 +491,11 @@ def let_clients_in(ctx: Context, site: Site, state: StateFile) -> None:
                                                       int(held.get("hold_major") or 0), until)]
         except ListError as error:
             late, step.note = [], "chunkservers not known: %s" % error
-        open_to_clients(site.master_cfg, held_cfg_path(ctx), site.master.pid())
+        try:
+            open_to_clients(site.master_cfg, held_cfg_path(ctx), site.master.pid())
+        except ProcessLookupError:
+            raise OCFError(codes.FAILED_PROMOTED, "mfsmaster died while clients were held "
+                           "off (data %s); Pacemaker will recover it" % site.data_path) from None
         host, port = site.client_address()
         if not wait_serving(host, port, ctx.deadline.sub(5)):
             raise OCFError(codes.ERR_GENERIC, "mfsmaster did not move its client listener to "

@@ -70,8 +70,11 @@ def write_closed(cfg: Config, path: str) -> int:
 
 
 def open_to_clients(cfg: Config, path: str, master_pid: int) -> None:
-    """Point `path` at the administrator's config and have the master read it again."""
+    """Point `path` at the administrator's config and have the master read it again.
+    ProcessLookupError when no master runs as `master_pid`."""
     from signal import SIGHUP
+    if master_pid <= 0:  # kill(0) would signal our own process group
+        raise ProcessLookupError("no mfsmaster to reload")
     _replace(path, lambda temporary: os.symlink(os.path.abspath(cfg.path), temporary))
     os.kill(master_pid, SIGHUP)
 
