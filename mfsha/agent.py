@@ -28,6 +28,10 @@ HWM_REFRESH_SECONDS = 60    # the Promoted monitor looks at its version at most 
 PEER_WAIT_SECONDS = 5       # promote waits this long for a peer's published freshness
 RERANK_SECONDS = 30         # an Unpromoted monitor re-reads its peers at most this often
 HOLE_RESTART_SECONDS = 300  # a metalogger with a hole in its files is restarted at most this often
+# Clients held off after a promote (client_hold) are let in at the latest this long after
+# mfsmaster started when no chunkserver comes back at all (the virtual IP may come 2-3 s
+# after promote, and a chunkserver up to 2 s after it).
+HOLD_WITHOUT_CHUNKSERVERS_SECONDS = 10
 
 LONGDESC = """\
 Runs the MooseFS metadata server (mfsmaster) as a promotable clone.
@@ -85,12 +89,14 @@ INFO = AgentInfo(
                   "to let mfsmaster take its own time.", type=BOOLEAN, default=True),
         Parameter("client_hold", "Seconds clients may wait for the chunkservers after a promote",
                   "After a promote, mfsmaster lets clients in only once every chunkserver it "
-                  "knows (apart from those in maintenance) has connected again, or after this "
-                  "many seconds. A client let in earlier waits 10 s for a chunk whose copies "
-                  "are all on a chunkserver not yet back; a client refused meanwhile tries "
-                  "again within 2 s. A chunkserver that is down keeps clients out for the "
+                  "knows (apart from those in maintenance) has connected again: at most this "
+                  "many seconds after the first one did (at most %d s after mfsmaster started "
+                  "when none does). A client let in earlier waits 10 s for a chunk whose "
+                  "copies are all on a chunkserver not yet back; a client refused meanwhile "
+                  "tries again within 2 s. A chunkserver that is down holds clients for the "
                   "whole time. 0 lets clients in at once. Needs mfsmaster.cfg readable by "
-                  "WORKING_USER, as mfsmaster reload does.", type=INTEGER, default=3),
+                  "WORKING_USER, as mfsmaster reload does." % HOLD_WITHOUT_CHUNKSERVERS_SECONDS,
+                  type=INTEGER, default=3),
         Parameter("allow_data_loss", "Promote even when metadata is not the freshest",
                   "If true, promote proceeds even when a peer holds fresher metadata or this "
                   "node's metadata is below the cluster's high-water mark: the changes in "
@@ -461,8 +467,7 @@ def hold_clients(ctx: Context, site: Site, major: int) -> int:
     0 when clients are not held off. Kept in the local state for the Promoted monitor."""
     from moosefs.chunkservers import RECORD_BYTES
     from moosefs.clienthold import unreadable_reason, write_closed
-    hold_s = ctx.params.integer("client_hold")
-    if hold_s <= 0:
+    if ctx.params.integer("client_hold") <= 0:
         return 0
     reason = unreadable_reason(site.master_cfg) if major in RECORD_BYTES else \
         "MooseFS %d's chunkserver list is not known to this agent" % major
@@ -471,24 +476,26 @@ def hold_clients(ctx: Context, site: Site, major: int) -> int:
         return 0
     port = write_closed(site.master_cfg, held_cfg_path(ctx))
     local_state(ctx).update(hold_port=str(port), hold_major=str(major),
-                            hold_since="%.3f" % time.time(),
-                            hold_until="%.3f" % (time.time() + hold_s))
+                            hold_since="%.3f" % time.time())
     return port
 
 
 def let_clients_in(ctx: Context, site: Site, state: StateFile) -> None:
     """Open the master's client port once every chunkserver it knows is back, or when
-    client_hold has passed (the monitor right after promote waits for it)."""
+    waiting longer is pointless (the monitor right after promote waits for it)."""
     from moosefs.chunkservers import ListError, wait_connected
     from moosefs.clienthold import HOLD_HOST, open_to_clients
     from moosefs.daemons import wait_serving
     held = state.read()
     since = float(held.get("hold_since") or 0)
-    until = min(float(held.get("hold_until") or 0), time.time() + ctx.deadline.remaining() / 2)
+    until = min(since + HOLD_WITHOUT_CHUNKSERVERS_SECONDS,
+                time.time() + ctx.deadline.remaining() / 2)
     with ctx.log.step("client hold") as step:
         try:
-            late = [s.address for s in wait_connected(HOLD_HOST, int(held["hold_port"]),
-                                                      int(held.get("hold_major") or 0), until)]
+            late = [s.address for s in wait_connected(
+                HOLD_HOST, int(held["hold_port"]), int(held.get("hold_major") or 0),
+                ctx.params.integer("client_hold"), until)]
+            step.note = "%s not back" % ", ".join(late) if late else "every chunkserver back"
         except ListError as error:
             late, step.note = [], "chunkservers not known: %s" % error
         try:
@@ -501,12 +508,10 @@ def let_clients_in(ctx: Context, site: Site, state: StateFile) -> None:
             raise OCFError(codes.ERR_GENERIC, "mfsmaster did not move its client listener to "
                            "port %d on reload; see its system log" % port)
         state.update(hold_port="")
-        step.note = step.note or "every chunkserver connected"
         step.note += "; clients let in %.3f s after mfsmaster started" % (time.time() - since)
     if late:
-        ctx.log.warning("clients let in after the %d-s hold without chunkservers %s: a read "
-                        "of a chunk held only there waits 10 s" % (
-                            ctx.params.integer("client_hold"), ", ".join(late)))
+        ctx.log.warning("clients let in without chunkservers %s: a read of a chunk held "
+                        "only there waits 10 s" % ", ".join(late))
 
 
 def restart_holed_metalogger(ctx: Context, site: Site, found) -> None:

@@ -49,16 +49,25 @@ def missing(servers: list[Chunkserver]) -> list[Chunkserver]:
     return [s for s in servers if not s.connected and not s.maintenance]
 
 
-def wait_connected(host: str, port: int, major: int, until: float,
+def wait_connected(host: str, port: int, major: int, after_first_s: float, until: float,
                    poll_s: float = 0.05) -> list[Chunkserver]:
-    """Ask every `poll_s` until every known server is connected or the wall-clock time
-    `until` has passed; returns those still missing."""
+    """Ask every `poll_s` until every known server is connected; once one is, wait at
+    most `after_first_s` more for the others (they all reconnect within about 2 s of
+    finding the master, masterconn.c); while none is, until the wall-clock time
+    `until`. Returns those still missing."""
     import time
+    first = None
     while True:
-        late = missing(listed(host, port, major))
-        if not late or time.time() >= until:
+        servers = listed(host, port, major)
+        late, now = missing(servers), time.time()
+        if not late:
+            return []
+        if first is None and any(s.connected for s in servers):
+            first = now
+        give_up = until if first is None else first + after_first_s
+        if now >= give_up:
             return late
-        time.sleep(min(poll_s, max(0.0, until - time.time())))
+        time.sleep(min(poll_s, give_up - now))
 
 
 def _record(data: bytes, major: int) -> Chunkserver:

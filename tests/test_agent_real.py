@@ -170,7 +170,7 @@ def test_three_instances_elect_the_freshest_and_keep_every_file(public_tmp, lab)
     assert not serving("127.0.0.1", CL_PORT)
     first = call("monitor", nodes.env("a"), interval_ms=10000)
     assert first.code == 8, first
-    assert "step client hold: every chunkserver connected" in first.stderr, first.stderr
+    assert "step client hold: every chunkserver back" in first.stderr, first.stderr
     assert serving("127.0.0.1", CL_PORT)
     lab.assert_files(files)
     files.update(lab.write_files("fourth", 30, seed=14))

@@ -34,7 +34,7 @@ def test_clients_wait_until_the_chunkserver_is_back_then_read_every_file(lab, pu
     port = restart_closed(a, held_cfg)
 
     assert not serving("127.0.0.1", CL_PORT), "clients reach a master that is held"
-    late = wait_connected(HOLD_HOST, port, major, time.time() + 15)
+    late = wait_connected(HOLD_HOST, port, major, 15, time.time() + 15)
     assert late == [], "the chunkserver did not reconnect: %s" % late
     servers = listed(HOLD_HOST, port, major)
     assert [s.address.endswith(":%d" % CSSERV_PORT) for s in servers] == [True]
@@ -52,7 +52,7 @@ def test_a_chunkserver_that_stays_away_is_reported_missing(lab, public_tmp):
     os.kill(lab.chunkserver_pid(), 9)
     port = restart_closed(a, os.path.join(public_tmp, "held.cfg"))
     started = time.monotonic()
-    late = wait_connected(HOLD_HOST, port, major, time.time() + 1.5)
+    late = wait_connected(HOLD_HOST, port, major, 15, time.time() + 1.5)
     assert time.monotonic() - started >= 1.4
     assert [s.address.endswith(":%d" % CSSERV_PORT) for s in late] == [True]
     assert not late[0].connected and missing(listed(HOLD_HOST, port, major)) == late

@@ -80,3 +80,22 @@ def test_an_unknown_generation_has_no_list_format():
     from moosefs.chunkservers import listed
     with pytest.raises(ListError, match="no chunkserver list format"):
         listed("127.0.0.1", 9, 2)
+
+
+def test_the_wait_gives_the_others_a_bounded_time_once_one_is_back(monkeypatch):
+    from moosefs import chunkservers
+    a, b = (chunkservers.Chunkserver(n, False, False) for n in ("10.0.0.5:9422", "10.0.0.6:9422"))
+    lists = iter([[a, b], [a, b], [a._replace(connected=True), b]])
+    monkeypatch.setattr(chunkservers, "listed", lambda *args: next(lists, [a._replace(connected=True), b]))
+    clock = {"now": 1000.0}
+    monkeypatch.setattr("time.time", lambda: clock["now"])
+    monkeypatch.setattr("time.sleep", lambda seconds: clock.update(now=clock["now"] + seconds))
+    late = chunkservers.wait_connected("h", 1, 3, after_first_s=2.0, until=1100.0, poll_s=0.5)
+    # a came back at 1001.0 (third list); b was given 2 s more, not until 1100
+    assert late == [b] and clock["now"] == pytest.approx(1003.0)
+
+
+def test_the_wait_ends_at_once_when_every_server_is_back_or_none_is_known(monkeypatch):
+    from moosefs import chunkservers
+    monkeypatch.setattr(chunkservers, "listed", lambda *args: [])
+    assert chunkservers.wait_connected("h", 1, 3, 2.0, until=0.0) == []
