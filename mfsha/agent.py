@@ -23,15 +23,12 @@ from ocf.state import StateFile, rsc_tmp
 
 from .election import (BEST_SCORE, CHANGE_TOLERANCE, FORCED_SCORE, NOTHING, PROMOTED_SCORE,
                        Freshness, judge, lag_text, moved, parse_all, promotable_text, rank)
+from .hold import WITHOUT_CHUNKSERVERS_SECONDS
 
 HWM_REFRESH_SECONDS = 60    # the Promoted monitor looks at its version at most this often
 PEER_WAIT_SECONDS = 5       # promote waits this long for a peer's published freshness
 RERANK_SECONDS = 30         # an Unpromoted monitor re-reads its peers at most this often
 HOLE_RESTART_SECONDS = 300  # a metalogger with a hole in its files is restarted at most this often
-# Clients held off after a promote (client_hold) are let in at the latest this long after
-# mfsmaster started when no chunkserver comes back at all (the virtual IP may come 2-3 s
-# after promote, and a chunkserver up to 2 s after it).
-HOLD_WITHOUT_CHUNKSERVERS_SECONDS = 10
 
 LONGDESC = """\
 Runs the MooseFS metadata server (mfsmaster) as a promotable clone.
@@ -95,7 +92,7 @@ INFO = AgentInfo(
                   "copies are all on a chunkserver not yet back; a client refused meanwhile "
                   "tries again within 2 s. A chunkserver that is down holds clients for the "
                   "whole time. 0 lets clients in at once. Needs mfsmaster.cfg readable by "
-                  "WORKING_USER, as mfsmaster reload does." % HOLD_WITHOUT_CHUNKSERVERS_SECONDS,
+                  "WORKING_USER, as mfsmaster reload does." % WITHOUT_CHUNKSERVERS_SECONDS,
                   type=INTEGER, default=3),
         Parameter("allow_data_loss", "Promote even when metadata is not the freshest",
                   "If true, promote proceeds even when a peer holds fresher metadata or this "
@@ -426,8 +423,9 @@ def action_monitor(ctx: Context) -> int:
         raise OCFError(codes.ERR_CONFIGURED, "%s does not exist" % ctx.params.string("master_cfg"))
     state = local_state(ctx)
     if site.master.pid():
-        if state.read().get("hold_port") and not probe:
-            let_clients_in(ctx, site, state)
+        remembered = state.read()
+        if (remembered.get("hold_port") or remembered.get("hold_note")) and not probe:
+            client_hold(ctx, site, state).upkeep(site.master.pid())
         if ctx.env.check_level >= 10 and not serving_clients(site, state):
             raise OCFError(codes.FAILED_PROMOTED, "mfsmaster runs but does not accept "
                            "connections on port %s" % site.master_cfg.get("MATOCL_LISTEN_PORT"))
@@ -449,69 +447,19 @@ def action_monitor(ctx: Context) -> int:
 
 
 def serving_clients(site: Site, state: StateFile) -> bool:
-    """Does the master accept clients, at its held port while it holds them off?"""
+    """Does the master accept clients (at its loopback port while it holds them off)?"""
     from moosefs.clienthold import HOLD_HOST
     from moosefs.daemons import serving
     held_port = state.read().get("hold_port")
-    return serving(HOLD_HOST, int(held_port)) if held_port else site.serving()
+    return site.serving() or bool(held_port) and serving(HOLD_HOST, int(held_port))
 
 
-def held_cfg_path(ctx: Context) -> str:
-    """The config copy a master holding clients off runs from (moosefs.clienthold)."""
-    return os.path.join(rsc_tmp(ctx.env.environ), "mfsha-%s-mfsmaster.cfg"
+def client_hold(ctx: Context, site: Site, state: StateFile):
+    """This instance's client hold (mfsha.hold), its config copy in HA_RSCTMP."""
+    from .hold import Hold
+    copy = os.path.join(rsc_tmp(ctx.env.environ), "mfsha-%s-mfsmaster.cfg"
                         % ctx.env.resource_name)
-
-
-def hold_clients(ctx: Context, site: Site, major: int) -> int:
-    """Write the closed config the master starts from; returns its loopback client port,
-    0 when clients are not held off. Kept in the local state for the Promoted monitor."""
-    from moosefs.chunkservers import RECORD_BYTES
-    from moosefs.clienthold import unreadable_reason, write_closed
-    if ctx.params.integer("client_hold") <= 0:
-        return 0
-    reason = unreadable_reason(site.master_cfg) if major in RECORD_BYTES else \
-        "MooseFS %d's chunkserver list is not known to this agent" % major
-    if reason:
-        ctx.log.warning("clients are let in at once after this promote: %s" % reason)
-        return 0
-    port = write_closed(site.master_cfg, held_cfg_path(ctx))
-    local_state(ctx).update(hold_port=str(port), hold_major=str(major),
-                            hold_since="%.3f" % time.time())
-    return port
-
-
-def let_clients_in(ctx: Context, site: Site, state: StateFile) -> None:
-    """Open the master's client port once every chunkserver it knows is back, or when
-    waiting longer is pointless (the monitor right after promote waits for it)."""
-    from moosefs.chunkservers import ListError, wait_connected
-    from moosefs.clienthold import HOLD_HOST, open_to_clients
-    from moosefs.daemons import wait_serving
-    held = state.read()
-    since = float(held.get("hold_since") or 0)
-    until = min(since + HOLD_WITHOUT_CHUNKSERVERS_SECONDS,
-                time.time() + ctx.deadline.remaining() / 2)
-    with ctx.log.step("client hold") as step:
-        try:
-            late = [s.address for s in wait_connected(
-                HOLD_HOST, int(held["hold_port"]), int(held.get("hold_major") or 0),
-                ctx.params.integer("client_hold"), until)]
-            step.note = "%s not back" % ", ".join(late) if late else "every chunkserver back"
-        except ListError as error:
-            late, step.note = [], "chunkservers not known: %s" % error
-        try:
-            open_to_clients(site.master_cfg, held_cfg_path(ctx), site.master.pid())
-        except ProcessLookupError:
-            raise OCFError(codes.FAILED_PROMOTED, "mfsmaster died while clients were held "
-                           "off (data %s); Pacemaker will recover it" % site.data_path) from None
-        host, port = site.client_address()
-        if not wait_serving(host, port, ctx.deadline.sub(5)):
-            raise OCFError(codes.ERR_GENERIC, "mfsmaster did not move its client listener to "
-                           "port %d on reload; see its system log" % port)
-        state.update(hold_port="")
-        step.note += "; clients let in %.3f s after mfsmaster started" % (time.time() - since)
-    if late:
-        ctx.log.warning("clients let in without chunkservers %s: a read of a chunk held "
-                        "only there waits 10 s" % ", ".join(late))
+    return Hold(ctx, site, state, copy)
 
 
 def restart_holed_metalogger(ctx: Context, site: Site, found) -> None:
@@ -671,14 +619,17 @@ def action_promote(ctx: Context) -> int:
         elect(ctx, site, own, found, hwm)
     result = restore_metadata(ctx, site, own is None, hwm)
     # before the records' thread: both write the local state
-    held_port = hold_clients(ctx, site, result.generation.version[0] if result.generation else 0)
+    hold = client_hold(ctx, site, state)
+    held_port = hold.prepare(result.generation.version[0] if result.generation else 0)
     # The cluster learns of the promotion while mfsmaster loads: its records do not
     # wait for the master, and the virtual IP waits for promote to return.
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(1) as background:
         records = background.submit(record_promotion, ctx, site, result.version, result.metaid)
-        start_master(ctx, site, held_port)
+        start_master(ctx, site, held_port, hold.cfg_copy)
         records.result()  # an error in the records is the promote's
+    if held_port:
+        hold.start_helper(site.master.pid())
     ctx.log.info("promoted: metadata restored to version %d, mfsmaster serving (%.3f s in all)"
                  % (result.version, time.monotonic() - started))
     return codes.SUCCESS
@@ -728,15 +679,15 @@ def restore_metadata(ctx: Context, site: Site, create: bool, hwm: Freshness | No
     return result
 
 
-def start_master(ctx: Context, site: Site, held_port: int = 0) -> None:
+def start_master(ctx: Context, site: Site, held_port: int = 0, cfg_copy: str = "") -> None:
     """Start mfsmaster and wait for its first accepted client connection; with
-    `held_port`, from the closed config, at that loopback port (hold_clients)."""
+    `held_port`, from the closed config `cfg_copy`, at that loopback port (mfsha.hold)."""
     from moosefs.clienthold import HOLD_HOST
     from moosefs.daemons import DaemonError, wait_serving
     with ctx.log.step("master start") as step:
         try:
             site.master.start(ctx.deadline.remaining(),
-                              cfg_path=held_cfg_path(ctx) if held_port else None)
+                              cfg_path=cfg_copy if held_port else None)
         except DaemonError as error:
             raise OCFError(codes.ERR_GENERIC, "%s; see the system log of mfsmaster"
                            % error) from None

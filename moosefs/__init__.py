@@ -8,5 +8,7 @@
   generation  which MooseFS generation is installed and how it restores
   restore     the safe restore procedure
   daemons     start, stop and status of mfsmaster and mfsmetalogger
+  chunkservers the chunkservers a running master knows, and which are connected
+  clienthold  a master started closed to clients, opened by a reload
 """
 __version__ = "0.1.0"

@@ -46,7 +46,7 @@ class StateFile:
 
     def write(self, values: dict[str, str]) -> None:
         os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
-        temporary = self.path + ".tmp"
+        temporary = "%s.%d.tmp" % (self.path, os.getpid())  # a helper process may write too
         with open(temporary, "w") as stream:
             stream.write("".join("%s=%s\n" % item for item in sorted(values.items())))
         os.replace(temporary, self.path)
