@@ -86,9 +86,6 @@ class Hold:
             self.ctx.log.warning("client hold: the promote's helper did not let clients in; "
                                  "the monitor did: %s" % note)
 
-    def held_port(self) -> int:
-        return int(self.state.read().get("hold_port") or 0)
-
     def _outcome(self, master_pid: int, wait: bool) -> str:
         try:
             return self._let_in(master_pid, wait)
@@ -100,7 +97,8 @@ class Hold:
         what happened, in words."""
         from moosefs.chunkservers import ListError, wait_connected
         from moosefs.clienthold import HOLD_HOST, open_to_clients
-        from moosefs.daemons import serving
+        from moosefs.daemons import wait_serving
+        from procrun import Deadline
         held = self.state.read()
         port = held.get("hold_port")
         if not port:
@@ -119,12 +117,9 @@ class Hold:
             return "clients not let in: mfsmaster %d is gone" % master_pid
         open_to_clients(self.site.master_cfg, self.cfg_copy, master_pid)
         host, real_port = self.site.client_address()
-        until = time.monotonic() + 5
-        while not serving(host, real_port):
-            if time.monotonic() > until:
-                return "failed: mfsmaster did not move its client listener to port %d on " \
-                       "reload; see its system log" % real_port
-            time.sleep(0.02)
+        if not wait_serving(host, real_port, Deadline(5, reserve=0)):
+            return "failed: mfsmaster did not move its client listener to port %d on " \
+                   "reload; see its system log" % real_port
         self.state.update(hold_port="")
         return "%s; clients let in %.3f s after mfsmaster started" % (found, time.time() - since)
 
