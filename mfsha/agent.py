@@ -640,10 +640,8 @@ def record_promotion(ctx: Context, site: Site, version: int, metaid: int) -> Non
     the high-water mark (the cluster follows this node from now; its files reach that
     version), the promotion score, and the attributes a metalogger published, removed.
     Each is one cluster tool call of 30-60 ms, so they run side by side."""
-    import threading
     from concurrent.futures import ThreadPoolExecutor
     from functools import partial
-    StateFile.lock = threading.Lock()
     with ctx.log.step("cluster records"):
         local_state(ctx).update(promoted="1", published="")
         yield_mark(ctx).remove()

@@ -8,7 +8,7 @@ promote's own cluster records, and so held back the virtual IP that the chunkser
 need (bench: VIP 13-14 s after the fault, clients let in at the 10-s bound).
 The helper's stderr goes nowhere, so it leaves its outcome in the local state and the
 next Promoted monitor logs it; that monitor also opens the port itself when the helper
-is overdue.
+is gone or overdue.
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class Hold:
             return 0
         port = write_closed(self.site.master_cfg, self.cfg_copy)
         self.state.update(hold_port=str(port), hold_major=str(major),
-                          hold_since="%.3f" % time.time(), hold_note="")
+                          hold_since="%.3f" % time.time(), hold_note="", hold_helper="")
         return port
 
     def start_helper(self, master_pid: int) -> None:
@@ -63,8 +63,11 @@ class Hold:
         try:
             os.setsid()
             _detach_stdio()
-            if os.fork() == 0:
+            helper = os.fork()
+            if helper == 0:
                 self.state.update(hold_note=self._outcome(master_pid, wait=True))
+            else:  # for the monitor, which lets clients in at once when the helper died
+                self.state.update(hold_helper=str(helper))
         finally:
             os._exit(0)
 
@@ -77,14 +80,22 @@ class Hold:
             bad = note.startswith("failed") or " not back" in note
             (self.ctx.log.warning if bad else self.ctx.log.info)("client hold: %s" % note)
             self.state.update(hold_note="")
-        overdue = float(held.get("hold_since") or 0) + WITHOUT_CHUNKSERVERS_SECONDS + \
-            HELPER_GRACE_SECONDS
-        if held.get("hold_port") and time.time() > overdue:
+        if held.get("hold_port") and self._helper_failed(held):
             note = self._outcome(master_pid, wait=False)
             if note.startswith("failed"):
                 raise OCFError(codes.ERR_GENERIC, "clients are still held off: %s" % note)
             self.ctx.log.warning("client hold: the promote's helper did not let clients in; "
                                  "the monitor did: %s" % note)
+
+    @staticmethod
+    def _helper_failed(held: dict[str, str]) -> bool:
+        """Is the helper gone, or overdue (a helper PID reused by another process still
+        counts as alive: then only the time bound applies)?"""
+        from moosefs.daemons import process_alive
+        helper = int(held.get("hold_helper") or 0)
+        overdue = float(held.get("hold_since") or 0) + WITHOUT_CHUNKSERVERS_SECONDS + \
+            HELPER_GRACE_SECONDS
+        return time.time() > overdue or helper > 0 and not process_alive(helper)
 
     def _outcome(self, master_pid: int, wait: bool) -> str:
         try:

@@ -7,6 +7,11 @@ avoid calling cluster tools when nothing changed.
 from __future__ import annotations
 
 import os
+import time
+
+# How long an update waits for another writer of the same state (each holds the lock
+# for one small read and write).
+LOCK_SECONDS = 10.0
 
 DEFAULT_RSCTMP = "/run/resource-agents"
 
@@ -16,21 +21,8 @@ def rsc_tmp(environ: dict[str, str] | None = None) -> str:
     return environ.get("HA_RSCTMP") or DEFAULT_RSCTMP
 
 
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc) -> bool:
-        return False
-
-
 class StateFile:
     """A dict of short strings persisted as `key=value` lines, written atomically."""
-
-    # An action that updates state files from several threads sets a threading.Lock
-    # here, so that no read-modify-write loses another's keys. (Not imported by default:
-    # the monitor never needs it.)
-    lock = _NoLock()
 
     def __init__(self, folder: str, name: str) -> None:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
@@ -52,7 +44,13 @@ class StateFile:
         os.replace(temporary, self.path)
 
     def update(self, **values: str) -> None:
-        with StateFile.lock:
+        """Read, change and write under an exclusive lock, so that no writer loses
+        another's keys: an action's threads and a helper process it left behind may
+        update one state at the same time."""
+        import fcntl
+        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+        with open(self.path + ".lock", "a") as lock:
+            _wait_for_lock(lock, fcntl)
             current = self.read()
             current.update(values)
             self.write(current)
@@ -62,3 +60,18 @@ class StateFile:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
+
+
+def _wait_for_lock(lock, fcntl) -> None:
+    """flock `lock` exclusively, waiting at most LOCK_SECONDS (a frozen writer must not
+    hang an action until Pacemaker's timeout)."""
+    until = time.monotonic() + LOCK_SECONDS
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > until:
+                raise TimeoutError("%s stayed locked for %.0f s" % (lock.name, LOCK_SECONDS)) \
+                    from None
+            time.sleep(0.01)

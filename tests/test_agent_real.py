@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 
 import pytest
 
-from moosefs.daemons import Metalogger, serving
+from moosefs.daemons import Metalogger, process_alive, serving
 from tests.agentlib import CLONE_META, call, install, notify_env
 from tests.fakecluster import FakeCluster
-from tests.mfslab import CL_PORT, Lab, wait_until
+from tests.mfslab import CL_PORT, CSSERV_PORT, Lab, wait_until
 
 
 
@@ -77,10 +78,31 @@ class Instances:
             assert self.monitor(target, promoted=True) == 8
         return outcome
 
+    def state_path(self, name: str) -> str:
+        return os.path.join(self.public_tmp, "run-" + name, "mfsha-p_mfs.state")
+
+    def client_hold_copy(self, name: str) -> str:
+        return os.path.join(self.public_tmp, "run-" + name, "mfsha-p_mfs-mfsmaster.cfg")
+
+    def local_state(self, name: str) -> dict[str, str]:
+        with open(self.state_path(name)) as stream:
+            return dict(line.split("=", 1) for line in stream.read().splitlines() if "=" in line)
+
+    def monitor_until_logged(self, name: str, text: str, seconds: float = 10):
+        """Promoted monitors until one logs `text` (the promote's helper writes its
+        outcome just after it lets clients in); returns that monitor's outcome."""
+        until = time.monotonic() + seconds
+        while True:
+            outcome = call("monitor", self.env(name), interval_ms=10000)
+            assert outcome.code == 8, outcome
+            if text in outcome.stderr or time.monotonic() > until:
+                return outcome
+            time.sleep(0.1)
+
     def age_peer_cache(self, name: str, key: str = "peers_at") -> None:
         """Make the next monitor of `name` re-read its peers, as it does every 30 s (or,
         with key="hwm_checked_at", look at the master's version, as it does every 60 s)."""
-        path = os.path.join(self.public_tmp, "run-" + name, "mfsha-p_mfs.state")
+        path = self.state_path(name)
         lines = [l for l in open(path).read().splitlines() if not l.startswith(key + "=")]
         open(path, "w").write("\n".join(lines + [key + "=0", ""]))
 
@@ -172,9 +194,8 @@ def test_three_instances_elect_the_freshest_and_keep_every_file(public_tmp, lab)
     # helper lets them in, and the next monitor says so
     assert not serving("127.0.0.1", CL_PORT)
     wait_until(lambda: serving("127.0.0.1", CL_PORT), 15, step=0.05, what="clients let in")
-    first = call("monitor", nodes.env("a"), interval_ms=10000)
-    assert first.code == 8, first
-    assert "client hold: every chunkserver back; clients let in" in first.stderr, first.stderr
+    logged = nodes.monitor_until_logged("a", "client hold: every chunkserver back; clients let in")
+    assert "client hold: every chunkserver back; clients let in" in logged.stderr, logged
     lab.assert_files(files)
     files.update(lab.write_files("fourth", 30, seed=14))
     lab.assert_files(files)
@@ -185,6 +206,61 @@ def test_three_instances_elect_the_freshest_and_keep_every_file(public_tmp, lab)
         assert nodes.act(name, "stop").code == 0
         assert nodes.monitor(name) == 7
         assert nodes.score(name) is None
+
+
+def held_promote_with_the_chunkserver_away(nodes: Instances, lab) -> tuple[dict, int]:
+    """One node promoted with a client and files, then demoted and promoted again while
+    the chunkserver is frozen, so that the promote's helper waits (its 10-s bound);
+    returns the files and the frozen chunkserver's PID (the caller thaws it)."""
+    assert nodes.act("a", "start").code == 0
+    assert nodes.promote("a", ("a",)).code == 0
+    lab.start_chunkserver()
+    lab.wait_chunkserver_registered()
+    lab.mount()
+    files = lab.write_files("held", 20, seed=21)
+    chunkserver = lab.chunkserver_pid()
+    os.kill(chunkserver, signal.SIGSTOP)
+    assert nodes.act("a", "demote").code == 0
+    assert nodes.promote("a", ("a",), first_monitor=False).code == 0
+    assert not serving("127.0.0.1", CL_PORT), "clients must be held off"
+    return files, chunkserver
+
+
+def test_the_monitor_lets_clients_in_when_the_promotes_helper_died(public_tmp, lab):
+    nodes = Instances(lab, public_tmp)
+    files, chunkserver = {}, 0
+    try:
+        files, chunkserver = held_promote_with_the_chunkserver_away(nodes, lab)
+        helper = int(nodes.local_state("a")["hold_helper"])
+        os.kill(helper, signal.SIGKILL)
+        wait_until(lambda: not process_alive(helper), 5, what="the helper to die")
+        outcome = call("monitor", nodes.env("a"), interval_ms=10000)
+        assert outcome.code == 8, outcome
+        assert "did not let clients in; the monitor did" in outcome.stderr, outcome
+        assert "%d not back" % CSSERV_PORT in outcome.stderr, outcome
+        assert serving("127.0.0.1", CL_PORT)
+    finally:
+        if chunkserver:
+            os.kill(chunkserver, signal.SIGCONT)
+    lab.assert_files(files)
+    assert "client hold" not in call("monitor", nodes.env("a"), interval_ms=10000).stderr
+
+
+def test_the_helper_leaves_a_master_that_died_alone(public_tmp, lab):
+    nodes = Instances(lab, public_tmp)
+    chunkserver = 0
+    try:
+        _, chunkserver = held_promote_with_the_chunkserver_away(nodes, lab)
+        helper = int(nodes.local_state("a")["hold_helper"])
+        os.kill(lab.node("a").master_pid(), signal.SIGKILL)
+        wait_until(lambda: not process_alive(helper), 5, what="the helper to give up")
+        assert nodes.local_state("a")["hold_note"].startswith("clients not let in: mfsmaster")
+        assert not serving("127.0.0.1", CL_PORT)
+        assert not os.path.islink(nodes.client_hold_copy("a")), "the copy was opened"
+        assert nodes.monitor("a", promoted=True) == 9
+    finally:
+        if chunkserver:
+            os.kill(chunkserver, signal.SIGCONT)
 
 
 def test_stop_of_promoted_instance_saves_metadata_and_records_high_water_mark(public_tmp, lab):

@@ -357,3 +357,39 @@ def test_deadline_keeps_a_reserve_from_the_action_timeout():
     deadline = Deadline(20.0, reserve=2.0, start=time.monotonic())
     assert 17.0 < deadline.remaining() <= 18.0
     assert deadline.sub(1.0).remaining() <= 1.0
+
+
+def _update_many(folder: str, writer: int) -> None:
+    from ocf.state import StateFile
+    state = StateFile(folder, "shared.state")
+    for key in range(40):
+        state.update(**{"w%d_%d" % (writer, key): "x"})
+
+
+def test_state_updates_from_several_processes_lose_no_key(tmp_path):
+    import multiprocessing
+    from ocf.state import StateFile
+    writers = [multiprocessing.get_context("fork").Process(target=_update_many,
+                                                         args=(str(tmp_path), n))
+               for n in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+    assert [w.exitcode for w in writers] == [0] * 4
+    assert len(StateFile(str(tmp_path), "shared.state").read()) == 4 * 40
+
+
+def test_a_state_locked_too_long_fails_the_update_instead_of_hanging(tmp_path, monkeypatch):
+    import fcntl
+    from ocf import state as state_module
+    monkeypatch.setattr(state_module, "LOCK_SECONDS", 0.2)
+    state = state_module.StateFile(str(tmp_path), "s")
+    with open(state.path + ".lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            state.update(a="1")
+        assert time.monotonic() - started < 5
+    state.update(a="1")
+    assert state.read() == {"a": "1"}
