@@ -263,6 +263,22 @@ def test_the_helper_leaves_a_master_that_died_alone(public_tmp, lab):
             os.kill(chunkserver, signal.SIGCONT)
 
 
+def test_a_config_the_working_user_cannot_read_lets_clients_in_at_once(public_tmp, lab):
+    """The master re-reads mfsmaster.cfg as WORKING_USER when the hold ends: a file
+    only root can read would leave it held, so the promote does not hold clients."""
+    nodes = Instances(lab, public_tmp)
+    os.chmod(lab.node("a").master_cfg, 0o600)
+    assert nodes.act("a", "start").code == 0
+    nodes.pre_promote("a", ("a",))
+    promoted = nodes.act("a", "promote")
+    assert promoted.code == 0, promoted
+    assert "clients are let in at once after this promote" in promoted.stderr, promoted
+    assert "not readable by WORKING_USER mfs" in promoted.stderr, promoted
+    assert serving("127.0.0.1", CL_PORT)
+    assert not os.path.lexists(nodes.client_hold_copy("a"))
+    assert nodes.monitor("a", promoted=True) == 8
+
+
 def test_stop_of_promoted_instance_saves_metadata_and_records_high_water_mark(public_tmp, lab):
     nodes = Instances(lab, public_tmp)
     assert nodes.act("a", "start").code == 0
