@@ -47,10 +47,10 @@ class StateFile:
         """Read, change and write under an exclusive lock, so that no writer loses
         another's keys: an action's threads and a helper process it left behind may
         update one state at the same time."""
-        import fcntl
         os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
         with open(self.path + ".lock", "a") as lock:
-            _wait_for_lock(lock, fcntl)
+            if not lock_within(lock, LOCK_SECONDS):
+                raise TimeoutError("%s stayed locked for %.0f s" % (lock.name, LOCK_SECONDS))
             current = self.read()
             current.update(values)
             self.write(current)
@@ -62,16 +62,17 @@ class StateFile:
             pass
 
 
-def _wait_for_lock(lock, fcntl) -> None:
-    """flock `lock` exclusively, waiting at most LOCK_SECONDS (a frozen writer must not
-    hang an action until Pacemaker's timeout)."""
-    until = time.monotonic() + LOCK_SECONDS
+def lock_within(stream, seconds: float) -> bool:
+    """flock the open file `stream` exclusively, waiting at most `seconds` (a frozen
+    holder must not hang an action until Pacemaker's timeout); False when it stayed
+    locked."""
+    import fcntl
+    until = time.monotonic() + seconds
     while True:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
+            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
         except BlockingIOError:
-            if time.monotonic() > until:
-                raise TimeoutError("%s stayed locked for %.0f s" % (lock.name, LOCK_SECONDS)) \
-                    from None
+            if time.monotonic() >= until:
+                return False
             time.sleep(0.01)

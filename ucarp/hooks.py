@@ -95,19 +95,12 @@ class Hooks:
     @contextlib.contextmanager
     def locked(self, seconds: float):
         """The hooks' lock (STATE_DIR/lock), waited for at most `seconds`."""
-        import fcntl
+        from ocf.state import lock_within
         folder = self.settings.text("STATE_DIR")
         os.makedirs(folder, mode=0o750, exist_ok=True)
         with open(os.path.join(folder, "lock"), "w") as stream:
-            until = time.monotonic() + seconds
-            while True:
-                try:
-                    fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= until:
-                        raise HookError("another hook still runs after %.0f s" % seconds)
-                    time.sleep(0.1)
+            if not lock_within(stream, seconds):
+                raise HookError("another hook still runs after %.0f s" % seconds)
             yield
 
     # -- becoming the master ----------------------------------------------------------------
