@@ -422,10 +422,11 @@ def action_monitor(ctx: Context) -> int:
             return codes.NOT_RUNNING
         raise OCFError(codes.ERR_CONFIGURED, "%s does not exist" % ctx.params.string("master_cfg"))
     state = local_state(ctx)
-    if site.master.pid():
+    master_pid = site.master.pid()
+    if master_pid:
         remembered = state.read()
         if (remembered.get("hold_port") or remembered.get("hold_note")) and not probe:
-            client_hold(ctx, site, state).upkeep(site.master.pid())
+            client_hold(ctx, site, state).upkeep(master_pid, remembered)
         if ctx.env.check_level >= 10 and not serving_clients(site, state):
             raise OCFError(codes.FAILED_PROMOTED, "mfsmaster runs but does not accept "
                            "connections on port %s" % site.master_cfg.get("MATOCL_LISTEN_PORT"))

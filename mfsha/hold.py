@@ -71,10 +71,9 @@ class Hold:
         finally:
             os._exit(0)
 
-    def upkeep(self, master_pid: int) -> None:
-        """The Promoted monitor's part: log the helper's outcome once, and let clients in
-        when the helper is overdue."""
-        held = self.state.read()
+    def upkeep(self, master_pid: int, held: dict[str, str]) -> None:
+        """The Promoted monitor's part, given the local state it read: log the helper's
+        outcome once, and let clients in when the helper is gone or overdue."""
         note = held.get("hold_note")
         if note:
             bad = note.startswith("failed") or " not back" in note

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from moosefs.daemons import Metalogger, process_alive, serving
+from ocf.state import StateFile
 from tests.agentlib import CLONE_META, call, install, notify_env
 from tests.fakecluster import FakeCluster
 from tests.mfslab import CL_PORT, CSSERV_PORT, Lab, wait_until
@@ -78,15 +79,11 @@ class Instances:
             assert self.monitor(target, promoted=True) == 8
         return outcome
 
-    def state_path(self, name: str) -> str:
-        return os.path.join(self.public_tmp, "run-" + name, "mfsha-p_mfs.state")
-
     def client_hold_copy(self, name: str) -> str:
         return os.path.join(self.public_tmp, "run-" + name, "mfsha-p_mfs-mfsmaster.cfg")
 
-    def local_state(self, name: str) -> dict[str, str]:
-        with open(self.state_path(name)) as stream:
-            return dict(line.split("=", 1) for line in stream.read().splitlines() if "=" in line)
+    def local_state(self, name: str) -> StateFile:
+        return StateFile(os.path.join(self.public_tmp, "run-" + name), "mfsha-p_mfs.state")
 
     def monitor_until_logged(self, name: str, text: str, seconds: float = 10):
         """Promoted monitors until one logs `text` (the promote's helper writes its
@@ -102,9 +99,7 @@ class Instances:
     def age_peer_cache(self, name: str, key: str = "peers_at") -> None:
         """Make the next monitor of `name` re-read its peers, as it does every 30 s (or,
         with key="hwm_checked_at", look at the master's version, as it does every 60 s)."""
-        path = self.state_path(name)
-        lines = [l for l in open(path).read().splitlines() if not l.startswith(key + "=")]
-        open(path, "w").write("\n".join(lines + [key + "=0", ""]))
+        self.local_state(name).update(**{key: "0"})
 
     def score(self, name: str):
         return self.fake.score("p_mfs", name)
@@ -231,7 +226,7 @@ def test_the_monitor_lets_clients_in_when_the_promotes_helper_died(public_tmp, l
     files, chunkserver = {}, 0
     try:
         files, chunkserver = held_promote_with_the_chunkserver_away(nodes, lab)
-        helper = int(nodes.local_state("a")["hold_helper"])
+        helper = int(nodes.local_state("a").read()["hold_helper"])
         os.kill(helper, signal.SIGKILL)
         wait_until(lambda: not process_alive(helper), 5, what="the helper to die")
         outcome = call("monitor", nodes.env("a"), interval_ms=10000)
@@ -251,10 +246,11 @@ def test_the_helper_leaves_a_master_that_died_alone(public_tmp, lab):
     chunkserver = 0
     try:
         _, chunkserver = held_promote_with_the_chunkserver_away(nodes, lab)
-        helper = int(nodes.local_state("a")["hold_helper"])
+        helper = int(nodes.local_state("a").read()["hold_helper"])
         os.kill(lab.node("a").master_pid(), signal.SIGKILL)
         wait_until(lambda: not process_alive(helper), 5, what="the helper to give up")
-        assert nodes.local_state("a")["hold_note"].startswith("clients not let in: mfsmaster")
+        note = nodes.local_state("a").read()["hold_note"]
+        assert note.startswith("clients not let in: mfsmaster"), note
         assert not serving("127.0.0.1", CL_PORT)
         assert not os.path.islink(nodes.client_hold_copy("a")), "the copy was opened"
         assert nodes.monitor("a", promoted=True) == 9
