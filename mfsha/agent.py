@@ -15,7 +15,7 @@ import os
 import time
 
 from ocf import codes
-from ocf.codes import OCFError
+from ocf.codes import ClusterUnreachable, OCFError
 from ocf.dispatch import Context, main
 from ocf.metadata import Action, AgentInfo
 from ocf.params import BOOLEAN, INTEGER, Parameter
@@ -26,8 +26,11 @@ from .election import (BEST_SCORE, CHANGE_TOLERANCE, FORCED_SCORE, NOTHING, PROM
 from .hold import WITHOUT_CHUNKSERVERS_SECONDS
 
 HWM_REFRESH_SECONDS = 60    # the Promoted monitor looks at its version at most this often
+HWM_WRITE_SECONDS = 10      # a write of the mark is retried this long before it fails
+HWM_WRITE_RETRY_SECONDS = 0.5
 PEER_WAIT_SECONDS = 5       # promote waits this long for a peer's published freshness
 RERANK_SECONDS = 30         # an Unpromoted monitor re-reads its peers at most this often
+HEALTH_SECONDS = 5          # a Promoted monitor fails when mfsmaster does not answer in this
 HOLE_RESTART_SECONDS = 300  # a metalogger with a hole in its files is restarted at most this often
 
 LONGDESC = """\
@@ -204,32 +207,64 @@ def own_freshness(ctx: Context, site: Site, hwm: Freshness | None):
 
 
 def cached_hwm(state: dict[str, str]) -> Freshness | None:
+    """The mark as this node last read or wrote it: a hint for ranking and for the
+    metalogger's start, never the base of a safety rule or of a write."""
     return Freshness.parse(state.get("hwm"))
 
 
+def read_hwm(ctx: Context) -> Freshness | None:
+    """The high-water mark as the CIB holds it now (None: never recorded), remembered
+    locally. ClusterUnreachable when it could not be read, or is set but unreadable:
+    a rule that depends on it then refuses instead of taking it as absent."""
+    text = ctx.cluster.get_property(hwm_property(ctx))
+    mark = Freshness.parse(text)
+    if text is not None and mark is None:
+        raise ClusterUnreachable("the cluster property %s holds %r, not VERSION:METADATA_ID"
+                                 "[:NODE:FINGERPRINT]" % (hwm_property(ctx), text))
+    local_state(ctx).update(hwm=mark.text() if mark else "")
+    return mark
+
+
 def refresh_hwm(ctx: Context) -> Freshness | None:
-    """Read the high-water mark from the CIB and remember it locally."""
-    hwm = Freshness.parse(ctx.cluster.get_property(hwm_property(ctx)))
-    local_state(ctx).update(hwm=hwm.text() if hwm else "")
-    return hwm
+    """The mark for hints (ranking, notifications): the CIB's, or the last one seen
+    when the CIB could not be read."""
+    try:
+        return read_hwm(ctx)
+    except ClusterUnreachable as error:
+        ctx.log.warning("high-water mark not read (%s); using the last one seen" % error)
+        return cached_hwm(local_state(ctx).read())
 
 
-def record_hwm(ctx: Context, site: Site, version: int, metaid: int, always: bool = False) -> None:
-    """Record that this node, as master, reached `version`, with the fingerprint of its
-    last change. `always` (promote): the cluster now follows this node's history even if
-    the mark was higher (a forced promotion). Otherwise (monitor, demote, stop) only a
-    higher version is written: a master stopped outside the Promoted role never lowers
-    the mark nor claims it."""
-    from moosefs.inspect import change_fingerprint
-    state = local_state(ctx)
-    known = cached_hwm(state.read())
-    me = ctx.env.node_name
-    if not always and known is not None and known.version >= version and \
-            (known.metaid or not metaid):
+def record_hwm(ctx: Context, site: Site, version: int, metaid: int) -> None:
+    """Raise the mark to `version`, which this master reached, when the CIB's mark is
+    lower: the comparison is against the CIB, never the local copy, so a node whose
+    copy is empty (after a reboot) cannot lower it. ClusterUnreachable when the mark
+    could not be read or written."""
+    mark = read_hwm(ctx)
+    if mark is not None and mark.version >= version and (mark.metaid or not metaid):
         return
-    reached = Freshness(version, metaid, me, change_fingerprint(site.data_path, version))
-    if ctx.cluster.set_property(hwm_property(ctx), reached.text()):
-        state.update(hwm=reached.text())
+    write_hwm(ctx, site, version, metaid)
+
+
+def write_hwm(ctx: Context, site: Site, version: int, metaid: int) -> None:
+    """Write the mark (this node, as master, reached `version`, with the fingerprint of
+    its last change), retried for at most HWM_WRITE_SECONDS. ClusterUnreachable when
+    it could not be written: the mark must never silently keep naming an older master."""
+    from moosefs.inspect import change_fingerprint
+    reached = Freshness(version, metaid, ctx.env.node_name,
+                        change_fingerprint(site.data_path, version))
+    until = ctx.deadline.sub(HWM_WRITE_SECONDS)
+    while not ctx.cluster.set_property(hwm_property(ctx), reached.text()):
+        if until.remaining() < HWM_WRITE_RETRY_SECONDS:
+            raise ClusterUnreachable("the high-water mark %s was not written" % reached.text())
+        time.sleep(HWM_WRITE_RETRY_SECONDS)
+    local_state(ctx).update(hwm=reached.text())
+
+
+def promoted_here(ctx: Context) -> bool:
+    """Did this agent promote the master running here? Only such a master writes the
+    mark: one started by hand or at boot, from whatever image, never does."""
+    return bool(local_state(ctx).read().get("promoted"))
 
 
 def set_score(ctx: Context, score: int | None) -> None:
@@ -276,9 +311,14 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False,
         return found
     stale = time.time() - float(remembered.get("peers_at") or 0) >= RERANK_SECONDS
     if force or stale:
-        peers = peer_freshness(ctx, exclude=ctx.env.node_name)
-        stamps = {node: text for node, text in
-                  ctx.cluster.query_private_all(stamp_attribute(ctx)).items() if text.isdigit()}
+        try:
+            peers = peer_freshness(ctx, exclude=ctx.env.node_name)
+            stamps = {node: text for node, text in ctx.cluster.query_private_all(
+                stamp_attribute(ctx)).items() if text.isdigit()}
+        except ClusterUnreachable as error:
+            # Scores are hints (promote asks again); keep them until peers can be read.
+            ctx.log.warning("peers' freshness not read, rank unchanged: %s" % error)
+            return found
         state.update(peers=_pairs_text({n: v.text() for n, v in peers.items()}),
                      stamps=_pairs_text(stamps), peers_at="%d" % time.time())
     elif changed:
@@ -427,13 +467,13 @@ def action_monitor(ctx: Context) -> int:
         remembered = state.read()
         if (remembered.get("hold_port") or remembered.get("hold_note")) and not probe:
             client_hold(ctx, site, state).upkeep(master_pid, remembered)
-        if ctx.env.check_level >= 10 and not serving_clients(site, state):
-            raise OCFError(codes.FAILED_PROMOTED, "mfsmaster runs but does not accept "
-                           "connections on port %s" % site.master_cfg.get("MATOCL_LISTEN_PORT"))
+            remembered = state.read()
+        if not probe:
+            check_master_answers(ctx, site, master_pid, remembered)
         if site.metalogger.pid():
             ctx.log.warning("mfsmetalogger runs beside mfsmaster on this node")
         if not probe:
-            keep_promoted(ctx, site, state)
+            keep_promoted(ctx, site, state, remembered)
         return codes.RUNNING_PROMOTED
     if state.read().get("promoted"):
         raise OCFError(codes.FAILED_PROMOTED, "mfsmaster died on this Promoted node (data "
@@ -478,20 +518,90 @@ def restart_holed_metalogger(ctx: Context, site: Site, found) -> None:
     start_metalogger(ctx, site)
 
 
-def keep_promoted(ctx: Context, site: Site, state: StateFile) -> None:
-    """The Promoted monitor's upkeep: score, and the high-water mark when the master's
-    version moved past it by more than CHANGE_TOLERANCE (looked at once a minute)."""
+def check_master_answers(ctx: Context, site: Site, pid: int, remembered: dict[str, str]) -> None:
+    """Fail the monitor unless the master answers a request within HEALTH_SECONDS (at
+    its loopback port while it holds clients off). A stopped, deadlocked or I/O-bound
+    master keeps its lock and its listening sockets, so neither proves it serves."""
+    from moosefs.chunkservers import ListError, check_answers
+    from moosefs.clienthold import HOLD_HOST
+    held_port = remembered.get("hold_port")
+    host, port = (HOLD_HOST, int(held_port)) if held_port else site.client_address()
+    bound = min(HEALTH_SECONDS, max(0.5, ctx.deadline.remaining() / 2))
+    try:
+        check_answers(host, port, bound)
+    except ListError as error:
+        raise OCFError(codes.FAILED_PROMOTED, "mfsmaster (pid %d) holds its lock but did not "
+                       "answer within %.1f s: %s" % (pid, bound, error)) from None
+
+
+def keep_promoted(ctx: Context, site: Site, state: StateFile, remembered: dict[str, str]) -> None:
+    """The Promoted monitor's upkeep: the score, and a high-water mark that covers every
+    change no standby holds. While every standby's metalogger keeps up, they hold the
+    master's changes and the mark is raised only by more than CHANGE_TOLERANCE, once a
+    minute at most; while one falls behind or is missing, the mark follows the master
+    at every monitor."""
     set_score(ctx, PROMOTED_SCORE)
-    remembered = state.read()
-    if time.time() - float(remembered.get("hwm_checked_at") or 0) < HWM_REFRESH_SECONDS:
+    if not remembered.get("promoted"):
+        adopt_master(ctx, site, state)
+        return
+    lagging = standbys_lagging(ctx, site, remembered)
+    if lagging != remembered.get("lagging", ""):
+        (ctx.log.warning if lagging else ctx.log.info)(
+            "standbys: %s" % (lagging + "; the high-water mark follows the master"
+                              if lagging else "every standby keeps up again"))
+        state.update(lagging=lagging)
+    due = time.time() - float(remembered.get("hwm_checked_at") or 0) >= HWM_REFRESH_SECONDS
+    if not lagging and not due:
         return
     known = cached_hwm(remembered)
     own, _ = own_freshness(ctx, site, known)
-    if own is not None and (known is None or own.version > known.version + CHANGE_TOLERANCE
+    margin = 0 if lagging else CHANGE_TOLERANCE
+    if own is not None and (known is None or own.version > known.version + margin
                             or not own.same_filesystem(known)):
-        record_hwm(ctx, site, own.version, own.metaid)
-        show(ctx, version=str(own.version))
-    state.update(hwm_checked_at="%d" % time.time())
+        try:
+            record_hwm(ctx, site, own.version, own.metaid)
+        except ClusterUnreachable as error:
+            ctx.log.warning("high-water mark not raised to %d: %s" % (own.version, error))
+    if due:
+        if own is not None:
+            show(ctx, version=str(own.version))
+        state.update(hwm_checked_at="%d" % time.time())
+
+
+def standbys_lagging(ctx: Context, site: Site, remembered: dict[str, str]) -> str:
+    """Why the standbys may not hold every change ("" when they do): fewer metalogger
+    streams keep up than the standbys the promote knew (at least one)."""
+    from moosefs.followers import keeping_up
+    expected = max(1, len(remembered.get("expected_peers", "").split()))
+    good, stalled = keeping_up(site.master_cfg.integer("MATOML_LISTEN_PORT"))
+    if len(good) >= expected:
+        return ""
+    text = "%d of %d metalogger streams keep up" % (len(good), expected)
+    if stalled:
+        text += " (stalled: %s)" % ", ".join("%s with %d bytes unacknowledged"
+                                             % (s.peer, s.unacked) for s in stalled)
+    return text
+
+
+def adopt_master(ctx: Context, site: Site, state: StateFile) -> None:
+    """A Promoted monitor of a master this agent did not promote (started by hand or at
+    boot, then found by a probe): it serves only if its metadata is at the cluster's
+    high-water mark, of the same file system; it never writes the mark."""
+    try:
+        hwm = read_hwm(ctx)
+    except ClusterUnreachable as error:
+        raise OCFError(codes.FAILED_PROMOTED, "mfsmaster runs here but was not promoted by "
+                       "this agent, and the high-water mark could not be read (%s)"
+                       % error) from None
+    own, found = own_freshness(ctx, site, hwm)
+    if hwm is not None and (own is None or own.version < hwm.version
+                            or not own.same_filesystem(hwm)):
+        raise OCFError(codes.FAILED_PROMOTED, "mfsmaster runs here but was not promoted by "
+                       "this agent, and its metadata (%s) is below the cluster's high-water "
+                       "mark %s" % (found.summary(), hwm.text()))
+    ctx.log.warning("mfsmaster runs here, not promoted by this agent; its metadata (%s) "
+                    "reaches the high-water mark, so it is kept" % found.summary())
+    state.update(promoted="1")
 
 
 def start_metalogger(ctx: Context, site: Site) -> None:
@@ -516,11 +626,14 @@ def start_metalogger(ctx: Context, site: Site) -> None:
 
 
 def stop_master(ctx: Context, site: Site) -> None:
-    """Stop mfsmaster cleanly (it saves metadata.mfs) and record the version it reached."""
+    """Stop mfsmaster cleanly (it saves metadata.mfs) and, when this agent promoted it,
+    raise the mark to the version it reached. ClusterUnreachable when that version
+    could not be recorded."""
     from moosefs.daemons import DaemonError
     from moosefs.files import read_image
     if not site.master.pid():
         return
+    ours = promoted_here(ctx)
     with ctx.log.step("master stop") as step:
         try:
             if ctx.params.boolean("fast_stop"):
@@ -535,9 +648,14 @@ def stop_master(ctx: Context, site: Site) -> None:
         ctx.log.warning("mfsmaster did not stop in time and was killed; it saved no image")
         return
     image = read_image(os.path.join(site.data_path, "metadata.mfs"))
-    if image.valid:
+    if not image.valid:
+        return
+    ctx.log.info("mfsmaster stopped cleanly at version %d" % image.version)
+    if ours:
         record_hwm(ctx, site, image.version, image.metaid)
-        ctx.log.info("mfsmaster stopped cleanly at version %d" % image.version)
+    else:
+        ctx.log.warning("mfsmaster was not promoted by this agent: version %d is not "
+                        "recorded as the cluster's high-water mark" % image.version)
 
 
 def action_start(ctx: Context) -> int:
@@ -545,6 +663,7 @@ def action_start(ctx: Context) -> int:
     site = check_local(ctx, report_config=True)
     if site.master.pid():
         ctx.log.warning("mfsmaster already runs here outside the Promoted role; stopping it")
+        local_state(ctx).update(promoted="")
         stop_master(ctx, site)
     local_state(ctx).remove()
     refresh_hwm(ctx)
@@ -558,7 +677,12 @@ def action_stop(ctx: Context) -> int:
     from moosefs.daemons import DaemonError
     site = _site_or_none(ctx)
     if site is not None:
-        stop_master(ctx, site)
+        try:
+            stop_master(ctx, site)
+        except ClusterUnreachable as error:
+            # Failing the stop would only get this node fenced; the version stays in
+            # its metadata.mfs, and the node ranks with it when it comes back.
+            ctx.log.error("the version mfsmaster reached is not recorded: %s" % error)
         try:
             site.metalogger.stop(ctx.deadline.remaining())
         except DaemonError as error:
@@ -587,8 +711,12 @@ def refuse_promotion(ctx: Context, site: Site, reason: str) -> None:
 def elect(ctx: Context, site: Site, own: Freshness | None, found, hwm: Freshness | None) -> None:
     """Refuse unless this node may be promoted (mfsha.election.judge decides)."""
     allow_loss = ctx.params.boolean("allow_data_loss")
-    verdict = judge(own, found.verdict, found.reason, site.data_path, hwm,
-                    partition_peers(ctx, own), allow_loss,
+    try:
+        peers = partition_peers(ctx, own)
+    except ClusterUnreachable as error:
+        refuse_promotion(ctx, site, "could not ask the cluster for its members' freshness "
+                         "(%s); not promoting without it" % error)
+    verdict = judge(own, found.verdict, found.reason, site.data_path, hwm, peers, allow_loss,
                     ctx.params.boolean("allow_new_filesystem"), hwm_property(ctx))
     if verdict.fresher_node:
         # Hand the promotion to the fresher node, and keep out of its way until then.
@@ -605,15 +733,23 @@ def action_promote(ctx: Context) -> int:
     failover's time went."""
     site = check_local(ctx)
     state = local_state(ctx)
-    if site.master.pid() and serving_clients(site, state):
-        state.update(promoted="1")
+    if site.master.pid() and promoted_here(ctx) and serving_clients(site, state):
         return codes.SUCCESS
+    if site.master.pid():
+        ctx.log.warning("mfsmaster runs here, not promoted by this agent: stopping it to "
+                        "promote through the election")
+        stop_master(ctx, site)
     started = time.monotonic()
     state.update(metalogger_before_promote="1" if site.metalogger.pid() else "")
     with ctx.log.step("metalogger stop"):
         site.metalogger.stop(ctx.deadline.remaining() / 4)  # a clean stop flushes its last lines
     with ctx.log.step("inspection") as step:
-        hwm = refresh_hwm(ctx)
+        try:
+            hwm = read_hwm(ctx)
+        except ClusterUnreachable as error:
+            step.note = "high-water mark unknown"
+            refuse_promotion(ctx, site, "could not read the cluster's high-water mark (%s); "
+                             "not promoting without it" % error)
         own, found = own_freshness(ctx, site, hwm)
         step.note = "%s; high-water mark %s" % (found.summary(), hwm.text() if hwm else "none")
     with ctx.log.step("election"):
@@ -628,7 +764,11 @@ def action_promote(ctx: Context) -> int:
     with ThreadPoolExecutor(1) as background:
         records = background.submit(record_promotion, ctx, site, result.version, result.metaid)
         start_master(ctx, site, held_port, hold.cfg_copy)
-        records.result()  # an error in the records is the promote's
+        try:
+            records.result()  # an error in the records is the promote's
+        except ClusterUnreachable as error:
+            undo_promotion(ctx, site, "the cluster did not record this promotion (%s)"
+                           % error)
     if held_port:
         hold.start_helper(site.master.pid())
     ctx.log.info("promoted: metadata restored to version %d, mfsmaster serving (%.3f s in all)"
@@ -647,7 +787,7 @@ def record_promotion(ctx: Context, site: Site, version: int, metaid: int) -> Non
         local_state(ctx).update(promoted="1", published="")
         yield_mark(ctx).remove()
         shown = {"version": str(version), "lag": "0 (master)", "promotable": "promoted"}
-        jobs = [partial(record_hwm, ctx, site, version, metaid, always=True),
+        jobs = [partial(write_hwm, ctx, site, version, metaid),
                 partial(set_score, ctx, PROMOTED_SCORE),
                 partial(ctx.cluster.delete_attribute, freshness_attribute(ctx)),
                 partial(ctx.cluster.delete_attribute, stamp_attribute(ctx))]
@@ -655,6 +795,18 @@ def record_promotion(ctx: Context, site: Site, version: int, metaid: int) -> Non
         with ThreadPoolExecutor(len(jobs)) as pool:
             for running in [pool.submit(job) for job in jobs]:
                 running.result()  # an error in any of them is the promote's
+
+
+def undo_promotion(ctx: Context, site: Site, reason: str) -> None:
+    """Stop the master a failing promote started and fail with `reason`: a master the
+    cluster's records do not name must not serve."""
+    from moosefs.daemons import DaemonError
+    try:
+        site.master.stop(ctx.deadline.remaining() / 2)
+    except DaemonError as error:
+        reason += "; and mfsmaster did not stop: %s" % error
+    local_state(ctx).update(promoted="")
+    refuse_promotion(ctx, site, reason + "; mfsmaster stopped again")
 
 
 def restore_metadata(ctx: Context, site: Site, create: bool, hwm: Freshness | None):
@@ -702,7 +854,11 @@ def start_master(ctx: Context, site: Site, held_port: int = 0, cfg_copy: str = "
 def action_demote(ctx: Context) -> int:
     site = check_local(ctx)
     started = time.monotonic()
-    stop_master(ctx, site)
+    try:
+        stop_master(ctx, site)
+    except ClusterUnreachable as error:
+        raise OCFError(codes.ERR_GENERIC, "mfsmaster stopped, but the version it reached "
+                       "is not recorded: %s" % error) from None
     local_state(ctx).update(promoted="", score="", hold_port="")
     if not site.metalogger.pid():
         with ctx.log.step("metalogger start"):
@@ -748,7 +904,11 @@ def keep_history_ahead_of(ctx: Context, site: Site, promoted: list[str]) -> None
     """Before a node below this one is promoted (allow_data_loss), archive a copy of this
     running metalogger's files: on reconnecting it would delete them."""
     from moosefs.restore import RestoreError, copy_if_ahead
-    peers = peer_freshness(ctx, exclude=ctx.env.node_name)
+    try:
+        peers = peer_freshness(ctx, exclude=ctx.env.node_name)
+    except ClusterUnreachable as error:
+        ctx.log.warning("peers' freshness not read before a promotion: %s" % error)
+        return
     target = peers.get(promoted[0]) if promoted else None
     if target is None:
         return

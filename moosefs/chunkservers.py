@@ -44,6 +44,15 @@ def listed(host: str, port: int, major: int, timeout: float = 1.0) -> list[Chunk
     return [_record(answer[at:at + size], major) for at in range(0, len(answer), size)]
 
 
+def check_answers(host: str, port: int, timeout: float) -> None:
+    """Prove that the master at host:port serves requests: one chunkserver-list request
+    answered within `timeout` s, or ListError. A TCP connect alone proves nothing: the
+    kernel completes handshakes into the listen backlog of a stopped or hung master."""
+    if host in ("*", "", "0.0.0.0"):
+        host = "127.0.0.1"
+    _ask(host, port, timeout)
+
+
 def missing(servers: list[Chunkserver]) -> list[Chunkserver]:
     """Known servers not connected, apart from those an administrator put in maintenance."""
     return [s for s in servers if not s.connected and not s.maintenance]
@@ -92,8 +101,9 @@ def _ask(host: str, port: int, timeout: float) -> bytes:
             raise ListError("unexpected answer %d (%d bytes) to a chunkserver list request"
                             % (kind, length))
         return _read(sock, length)
-    except OSError as error:
-        raise ListError("asking %s:%d for its chunkservers: %s" % (host, port, error)) from None
+    except OSError as error:  # socket.timeout included
+        raise ListError("asking %s:%d for its chunkservers: %s"
+                        % (host, port, error or "timed out")) from None
     finally:
         sock.close()
 

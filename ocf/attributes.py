@@ -1,18 +1,53 @@
 """Promotion scores and node attributes through Pacemaker's C tools.
 
-Every call degrades to a logged warning when no cluster is reachable (ocf-tester,
-an administrator running the agent by hand): the agent's own result never depends
-on a cluster tool succeeding, except where the caller checks the returned value.
+Writes return whether they succeeded; the caller decides what a failure means.
+Reads tell "absent" (None or nothing) from "could not ask" (ClusterUnreachable), by
+one rule (`cluster_expected`): a tool that fails while Pacemaker called the agent,
+or while a cluster runs on this node, is "could not ask". Only where no cluster
+runs (ocf-tester, an administrator trying the agent by hand) does a failed read
+count as "absent", with a warning.
 """
 from __future__ import annotations
 
 import os
 
+from .codes import ClusterUnreachable  # noqa: F401 (raised here, defined where it is cheap)
 from .env import Environment
 from .log import Logger
 from .proc import Deadline, run
 
 _PROMOTION_FEATURE_SET = (3, 10, 0)  # Pacemaker 2.1 added `crm_attribute --promotion`
+NO_SUCH = 105  # CRM_EX_NOSUCH: the tools' exit code for an attribute that is not set
+# Names of the CIB manager's IPC endpoints (libqb), listed in /proc/net/unix while
+# Pacemaker runs in this network namespace.
+_CIB_ENDPOINTS = (b"@cib_ro", b"@cib_rw", b"@cib_shm")
+_CIB_DAEMONS = ("pacemaker-based", "pacemakerd", "cib")
+
+
+def cluster_expected(env: Environment) -> bool:
+    """Is a failed cluster tool a failure ("could not ask"), rather than the sign that
+    no cluster runs here? Yes when Pacemaker is the caller (it passes
+    OCF_RESKEY_crm_feature_set to every action) or when Pacemaker's CIB manager runs
+    on this node."""
+    return bool(env.reskey("crm_feature_set")) or cib_runs_here()
+
+
+def cib_runs_here() -> bool:
+    try:
+        with open("/proc/net/unix", "rb") as stream:
+            table = stream.read()
+        return any(name in table for name in _CIB_ENDPOINTS)
+    except OSError:
+        pass
+    for entry in os.listdir("/proc"):  # no /proc/net here: look for the daemons
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/comm" % entry) as stream:
+                    if stream.read().strip() in _CIB_DAEMONS:
+                        return True
+            except OSError:
+                continue
+    return False
 
 
 class Cluster:
@@ -26,8 +61,20 @@ class Cluster:
     def _run(self, argv: list[str]):
         result = run(argv, self.deadline.sub(self.tool_timeout))
         if not result.ok:
-            self.log.warning("cluster tool failed (no cluster running?): %s" % result.describe())
+            self.log.warning("cluster tool failed: %s" % result.describe())
         return result
+
+    def _read(self, argv: list[str], env: dict[str, str] | None = None):
+        """Run a query. Returns its result when it answered (found or NO_SUCH); raises
+        ClusterUnreachable when it failed where a cluster is expected; otherwise (no
+        cluster here) returns None after a warning."""
+        result = run(argv, self.deadline.sub(self.tool_timeout), env=env)
+        if result.ok or (result.returncode == NO_SUCH and not result.timed_out):
+            return result
+        if cluster_expected(self.env):
+            raise ClusterUnreachable(result.describe())
+        self.log.warning("cluster tool failed, no cluster runs here: %s" % result.describe())
+        return None
 
     # -- promotion score -------------------------------------------------------
     def _promotion_argv(self, node: str | None) -> list[str]:
@@ -47,9 +94,8 @@ class Cluster:
         return self._run(self._promotion_argv(node) + ["--delete"]).ok
 
     def get_promotion_score(self, node: str | None = None) -> int | None:
-        result = run(self._promotion_argv(node) + ["--query", "--quiet"],
-                     self.deadline.sub(self.tool_timeout))
-        return _int_or_none(result.stdout) if result.ok else None
+        result = self._read(self._promotion_argv(node) + ["--query", "--quiet"])
+        return _int_or_none(result.stdout) if result is not None and result.ok else None
 
     # -- private transient node attributes (pacemaker-attrd, never in the CIB) --
     def set_private(self, name: str, value: str) -> bool:
@@ -69,20 +115,24 @@ class Cluster:
         argv = ["attrd_updater", "--query", "--name=" + name]
         if node:
             argv.append("--node=" + node)
-        values = parse_query(run(argv, self.deadline.sub(self.tool_timeout)).stdout)
+        result = self._read(argv)
+        values = parse_query(result.stdout) if result is not None and result.ok else {}
         return next(iter(values.values()), None)
 
     def query_private_all(self, name: str) -> dict[str, str]:
-        """{node: value} for every node that has the attribute."""
-        return query_all(name, self.deadline.sub(self.tool_timeout))
-
+        """{node: value} for every node that has the attribute; ClusterUnreachable when
+        the cluster could not be asked."""
+        result = self._read(query_all_argv(name), env=query_all_environ())
+        return parse_query(result.stdout) if result is not None and result.ok else {}
 
     # -- cluster-wide persistent properties (crm_config) ------------------------
     def get_property(self, name: str) -> str | None:
-        result = run(["crm_attribute", "--type=crm_config", "--name=" + name, "--query",
-                      "--quiet"], self.deadline.sub(self.tool_timeout))
-        value = result.stdout.strip()
-        return value if result.ok and value else None
+        """The property's value, None when it is not set; ClusterUnreachable when the
+        cluster could not be asked."""
+        result = self._read(["crm_attribute", "--type=crm_config", "--name=" + name,
+                             "--query", "--quiet"])
+        value = result.stdout.strip() if result is not None and result.ok else ""
+        return value or None
 
     def set_property(self, name: str, value: str) -> bool:
         return self._run(["crm_attribute", "--type=crm_config", "--name=" + name,
@@ -90,18 +140,26 @@ class Cluster:
 
     # -- membership ----------------------------------------------------------------
     def partition_nodes(self) -> list[str] | None:
-        """Names of the nodes in our partition, or None when unknown."""
-        result = run(["crm_node", "--partition"], self.deadline.sub(self.tool_timeout))
-        return result.stdout.split() if result.ok else None
+        """Names of the nodes in our partition; None when no cluster runs here;
+        ClusterUnreachable when one does but could not be asked."""
+        result = self._read(["crm_node", "--partition"])
+        return result.stdout.split() if result is not None and result.ok else None
+
+
+def query_all_argv(name: str) -> list[str]:
+    return ["attrd_updater", "--query", "--all", "--name=" + name]
+
+
+def query_all_environ() -> dict[str, str]:
+    # attrd_updater (2.1.5) takes OCF_RESKEY_CRM_meta_on_node, which Pacemaker sets
+    # for every agent, as the node to query even with --all: drop it.
+    return {k: v for k, v in os.environ.items() if k != "OCF_RESKEY_CRM_meta_on_node"}
 
 
 def query_all(name: str, deadline: Deadline) -> dict[str, str]:
-    """{node: value} of a transient attribute (private or public) on every node."""
-    # attrd_updater (2.1.5) takes OCF_RESKEY_CRM_meta_on_node, which Pacemaker sets
-    # for every agent, as the node to query even with --all: drop it.
-    environ = {k: v for k, v in os.environ.items() if k != "OCF_RESKEY_CRM_meta_on_node"}
-    result = run(["attrd_updater", "--query", "--all", "--name=" + name], deadline,
-                 env=environ)
+    """{node: value} of a transient attribute (private or public) on every node; empty
+    when it could not be asked (for reports, never for a safety rule)."""
+    result = run(query_all_argv(name), deadline, env=query_all_environ())
     return parse_query(result.stdout) if result.ok else {}
 
 

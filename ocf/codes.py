@@ -48,3 +48,8 @@ class OCFError(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+class ClusterUnreachable(Exception):
+    """A cluster runs (or called the agent) but its tool could not answer: nothing is
+    known, which is not the same as "not set" (ocf.attributes)."""

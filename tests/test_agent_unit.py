@@ -472,3 +472,53 @@ def test_a_failed_promote_elsewhere_does_not_release_the_yield(fake, tmp_path):
     post["OCF_RESKEY_CRM_meta_notify_promote_uname"] = "n3"
     assert call("notify", dict(env, **post)).code == 0
     assert not mark.exists()
+
+
+# --- a cluster tool that fails is "could not ask", never "absent" -----------------------------
+PACEMAKER_CALLS = {"OCF_RESKEY_crm_feature_set": "3.16.2"}  # as Pacemaker passes it
+
+
+@pytest.mark.parametrize("how", ["FAKE_FAIL", "FAKE_HANG"])
+def test_promote_refuses_when_the_mark_cannot_be_read(fake, tmp_path, how):
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)  # below the mark
+    fake.set_property("mfsha-p_mfs-hwm", "5000:6B06C1F8DBC0458C:n2:")
+    before = sorted(os.listdir(data))
+    env = base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS, **{how: "crm_config"})
+    outcome = call("promote", env)
+    assert outcome.code == 1, outcome
+    assert "could not read the cluster's high-water mark" in outcome.reason
+    assert "timed out" in outcome.reason if how == "FAKE_HANG" else "exit 102" in outcome.reason
+    assert sorted(os.listdir(data)) == before
+    assert fake.state()["config:mfsha-p_mfs-hwm"] == "5000:6B06C1F8DBC0458C:n2:"
+
+
+def test_promote_refuses_when_an_unreadable_mark_is_set(fake, tmp_path):
+    cfgs = configs(tmp_path)
+    write_image(str(tmp_path / "data" / "metadata_ml.mfs.back"), 100)
+    fake.set_property("mfsha-p_mfs-hwm", "garbage")
+    outcome = call("promote", base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS))
+    assert outcome.code == 1 and "holds 'garbage'" in outcome.reason
+
+
+@pytest.mark.parametrize("failing", ["crm_node", "attrd_updater --query"])
+def test_promote_refuses_when_peers_cannot_be_asked(fake, tmp_path, failing):
+    cfgs = configs(tmp_path)
+    write_image(str(tmp_path / "data" / "metadata_ml.mfs.back"), 100)
+    env = base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS, FAKE_FAIL=failing)
+    outcome = call("promote", env)
+    assert outcome.code == 1, outcome
+    assert "could not ask the cluster for its members' freshness" in outcome.reason
+
+
+def test_without_a_cluster_a_failed_read_counts_as_absent(fake, tmp_path):
+    """ocf-tester's case: no Pacemaker calls the agent and no CIB runs on this node."""
+    from ocf.attributes import cib_runs_here
+    if cib_runs_here():
+        pytest.skip("a Pacemaker CIB runs in this network namespace")
+    cfgs = configs(tmp_path)
+    write_image(str(tmp_path / "data" / "metadata_ml.mfs.back"), 100)
+    outcome = call("promote", base_env(fake, tmp_path, **cfgs, FAKE_CLUSTER_DOWN="1"))
+    assert "could not" not in outcome.reason
+    assert "no cluster runs here" in outcome.stderr

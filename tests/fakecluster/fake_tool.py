@@ -5,6 +5,8 @@ Invoked through symlinks named after the real tools. State lives in
 $FAKE_CLUSTER_DIR/state.json; the local node is OCF_RESKEY_CRM_meta_on_node; the
 partition is $FAKE_PARTITION (space-separated), else every node known to the state.
 Every call is appended to $FAKE_CLUSTER_DIR/calls.log so tests can assert on them.
+$FAKE_FAIL and $FAKE_HANG (comma-separated) make every call whose command line
+contains one of their words fail as an unreachable CIB does, or hang for a minute.
 """
 import fcntl
 import json
@@ -31,7 +33,12 @@ def main():
     me = os.environ.get("FAKE_NODE") or os.environ.get("OCF_RESKEY_CRM_meta_on_node", "")
     with open(os.path.join(STATE_DIR, "calls.log"), "a") as log:
         log.write("%s %s %s\n" % (me, tool, " ".join(sys.argv[1:])))
-    if os.environ.get("FAKE_CLUSTER_DOWN"):
+    command = "%s %s" % (tool, " ".join(sys.argv[1:]))
+    if any(word and word in command for word in os.environ.get("FAKE_HANG", "").split(",")):
+        import time
+        time.sleep(60)
+    if os.environ.get("FAKE_CLUSTER_DOWN") or any(
+            word and word in command for word in os.environ.get("FAKE_FAIL", "").split(",")):
         sys.stderr.write("Could not connect to the CIB: Transport endpoint is not connected\n")
         return 102
     lock = open(os.path.join(STATE_DIR, "lock"), "w")
