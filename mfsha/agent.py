@@ -19,7 +19,7 @@ from ocf.codes import ClusterUnreachable, OCFError
 from ocf.dispatch import Context, main
 from ocf.metadata import Action, AgentInfo
 from ocf.params import BOOLEAN, INTEGER, Parameter
-from ocf.state import StateFile, rsc_tmp
+from ocf.state import JsonFile, StateFile, rsc_tmp
 
 from .election import (BEST_SCORE, CHANGE_TOLERANCE, FORCED_SCORE, NOTHING, PROMOTED_SCORE,
                        Freshness, judge, lag_text, moved, parse_all, promotable_text, rank)
@@ -192,15 +192,25 @@ def local_state(ctx: Context) -> StateFile:
 
 def yield_mark(ctx: Context) -> StateFile:
     """Kept apart from local_state, which stop and start clear: a refused promote is
-    followed by stop and start, and the node must still yield after them."""
+    followed by stop and start, and the node must still yield after them (to a fresher
+    peer, `version`, or because its own files failed, `restore_failed`)."""
     return StateFile(rsc_tmp(ctx.env.environ), "mfsha-%s.yield" % ctx.env.resource_name)
 
 
 def own_freshness(ctx: Context, site: Site, hwm: Freshness | None):
     """(Freshness or None, inspection) of this node's data directory, read with what
-    the cluster knows of its history (the high-water mark)."""
+    the cluster knows of its history (the high-water mark). Changelogs are read line by
+    line, as the restore reads them, so that a hole or a jump inside one is seen and
+    the version is the one the restore reaches; a cache in HA_RSCTMP keeps what earlier
+    inspections read, so only appended lines are read."""
+    from moosefs.files import ScanCache
     from moosefs.inspect import inspect
-    found = inspect(site.data_path, known=hwm.known(ctx.env.node_name) if hwm else None)
+    store = JsonFile(rsc_tmp(ctx.env.environ), "mfsha-%s.scans" % ctx.env.resource_name)
+    scans = ScanCache(store.read())
+    found = inspect(site.data_path, known=hwm.known(ctx.env.node_name) if hwm else None,
+                    scans=scans)
+    if scans.bytes_read or set(scans.data) != scans.seen:
+        store.write(scans.pruned())
     if not found.restorable:
         return None, found
     return Freshness(found.version, found.metaid), found
@@ -255,6 +265,9 @@ def write_hwm(ctx: Context, site: Site, version: int, metaid: int) -> None:
                         change_fingerprint(site.data_path, version))
     until = ctx.deadline.sub(HWM_WRITE_SECONDS)
     while not ctx.cluster.set_property(hwm_property(ctx), reached.text()):
+        if not ctx.cluster.expected():
+            ctx.log.warning("no cluster runs here: the high-water mark is not recorded")
+            return
         if until.remaining() < HWM_WRITE_RETRY_SECONDS:
             raise ClusterUnreachable("the high-water mark %s was not written" % reached.text())
         time.sleep(HWM_WRITE_RETRY_SECONDS)
@@ -327,10 +340,13 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False,
     else:
         return found
     hwm = cached_hwm(remembered)
+    yielding = yield_mark(ctx).read()
     score, why = rank(own, found.verdict == "empty", hwm, peers,
                       ctx.params.boolean("allow_data_loss"),
                       ctx.params.boolean("allow_new_filesystem"),
-                      int(yield_mark(ctx).read().get("version") or 0))
+                      int(yielding.get("version") or 0))
+    if yielding.get("restore_failed") == value:
+        score, why = None, "its last promote failed on these files"
     set_score(ctx, score)
     # What crm_mon -A shows: the published (coarse) values, so nothing churns.
     shown = Freshness.parse(published) or NOTHING
@@ -522,16 +538,24 @@ def check_master_answers(ctx: Context, site: Site, pid: int, remembered: dict[st
     """Fail the monitor unless the master answers a request within HEALTH_SECONDS (at
     its loopback port while it holds clients off). A stopped, deadlocked or I/O-bound
     master keeps its lock and its listening sockets, so neither proves it serves."""
-    from moosefs.chunkservers import ListError, check_answers
+    from moosefs.chunkservers import ListError, Refused, check_answers
     from moosefs.clienthold import HOLD_HOST
     held_port = remembered.get("hold_port")
-    host, port = (HOLD_HOST, int(held_port)) if held_port else site.client_address()
+    # While clients are held off the master listens at a loopback port; the helper
+    # that lets them in moves it to the client port just before it clears hold_port.
+    addresses = ([(HOLD_HOST, int(held_port))] if held_port else []) + [site.client_address()]
     bound = min(HEALTH_SECONDS, max(0.5, ctx.deadline.remaining() / 2))
-    try:
-        check_answers(host, port, bound)
-    except ListError as error:
-        raise OCFError(codes.FAILED_PROMOTED, "mfsmaster (pid %d) holds its lock but did not "
-                       "answer within %.1f s: %s" % (pid, bound, error)) from None
+    for host, port in addresses:
+        try:
+            check_answers(host, port, bound)
+            return
+        except Refused as error:
+            failure = str(error)
+        except ListError as error:
+            failure = str(error)
+            break
+    raise OCFError(codes.FAILED_PROMOTED, "mfsmaster (pid %d) holds its lock but did not "
+                   "answer within %.1f s: %s" % (pid, bound, failure))
 
 
 def keep_promoted(ctx: Context, site: Site, state: StateFile, remembered: dict[str, str]) -> None:
@@ -563,7 +587,9 @@ def keep_promoted(ctx: Context, site: Site, state: StateFile, remembered: dict[s
         except ClusterUnreachable as error:
             ctx.log.warning("high-water mark not raised to %d: %s" % (own.version, error))
     if due:
-        if own is not None:
+        shown = remembered.get("shown_version", "")
+        if own is not None and (not shown.isdigit()
+                                or abs(own.version - int(shown)) > CHANGE_TOLERANCE):
             show(ctx, version=str(own.version))
         state.update(hwm_checked_at="%d" % time.time())
 
@@ -722,7 +748,7 @@ def elect(ctx: Context, site: Site, own: Freshness | None, found, hwm: Freshness
         # Hand the promotion to the fresher node, and keep out of its way until then.
         ctx.cluster.set_promotion_score(BEST_SCORE, node=verdict.fresher_node)
         set_score(ctx, FORCED_SCORE)
-        yield_mark(ctx).write({"version": str(verdict.fresher_version),
+        yield_mark(ctx).update(**{"version": str(verdict.fresher_version),
                                "to": verdict.fresher_node})
     if verdict.refusal:
         refuse_promotion(ctx, site, verdict.refusal)
@@ -754,7 +780,7 @@ def action_promote(ctx: Context) -> int:
         step.note = "%s; high-water mark %s" % (found.summary(), hwm.text() if hwm else "none")
     with ctx.log.step("election"):
         elect(ctx, site, own, found, hwm)
-    result = restore_metadata(ctx, site, own is None, hwm)
+    result = restore_metadata(ctx, site, own, hwm)
     # before the records' thread: both write the local state
     hold = client_hold(ctx, site, state)
     held_port = hold.prepare(result.generation.version[0] if result.generation else 0)
@@ -763,7 +789,11 @@ def action_promote(ctx: Context) -> int:
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(1) as background:
         records = background.submit(record_promotion, ctx, site, result.version, result.metaid)
-        start_master(ctx, site, held_port, hold.cfg_copy)
+        try:
+            start_master(ctx, site, held_port, hold.cfg_copy)
+        except OCFError:
+            own_data_failed(ctx, own)
+            raise
         try:
             records.result()  # an error in the records is the promote's
         except ClusterUnreachable as error:
@@ -809,9 +839,11 @@ def undo_promotion(ctx: Context, site: Site, reason: str) -> None:
     refuse_promotion(ctx, site, reason + "; mfsmaster stopped again")
 
 
-def restore_metadata(ctx: Context, site: Site, create: bool, hwm: Freshness | None):
-    """The safe restore (moosefs.restore); a refusal fails the promote, back as it was."""
+def restore_metadata(ctx: Context, site: Site, own: Freshness | None, hwm: Freshness | None):
+    """The safe restore (moosefs.restore); a refusal fails the promote, back as it was,
+    and this node is not promotable again until its files change."""
     from moosefs.restore import RestoreError, restore
+    create = own is None
     enforce = hwm is not None and not ctx.params.boolean("allow_data_loss")
     with ctx.log.step("restore") as step:
         try:
@@ -821,6 +853,7 @@ def restore_metadata(ctx: Context, site: Site, create: bool, hwm: Freshness | No
                              known=hwm.known(ctx.env.node_name) if hwm else None)
         except RestoreError as error:
             step.note = str(error)
+            own_data_failed(ctx, own)
             refuse_promotion(ctx, site, "restore failed: %s" % error)
         step.note = "restored to version %d; %s (%.3f s)" % (
             result.version, " ".join(result.command) or "new empty file system",
@@ -828,6 +861,14 @@ def restore_metadata(ctx: Context, site: Site, create: bool, hwm: Freshness | No
     if result.archive:
         ctx.log.info("files set aside before the restore: %s" % result.archive)
     return result
+
+
+def own_data_failed(ctx: Context, own: Freshness | None) -> None:
+    """This node's promote failed on its own files: it ranks "not promotable" at once
+    (Pacemaker promotes the next node in the same failover) and stays so while its
+    freshness is the one that failed."""
+    yield_mark(ctx).update(restore_failed=(own or NOTHING).text())
+    set_score(ctx, None)
 
 
 def start_master(ctx: Context, site: Site, held_port: int = 0, cfg_copy: str = "") -> None:

@@ -286,7 +286,9 @@ def command_switchover(view: ClusterView, target: str | None) -> str:
             raise UsageError("%s did not become a serving master within %d s; see crm_mon "
                              "(the move constraint is removed)" % (target, SWITCHOVER_SECONDS))
     finally:
-        tool(["crm_resource", "--clear", "--resource", clone])
+        # Only the constraint the move created (on the target node): a ban or move an
+        # administrator set elsewhere stays.
+        tool(["crm_resource", "--clear", "--resource", clone, "--node", target])
     return "switchover %s -> %s: mfsmaster serving at %s %.1f s after the move" % (
         old, target, address or "the new node", time.monotonic() - started)
 

@@ -26,6 +26,10 @@ class ListError(Exception):
     pass
 
 
+class Refused(ListError):
+    """Nothing listens at that address."""
+
+
 class Chunkserver(NamedTuple):
     address: str   # ip:port its clients use
     connected: bool
@@ -46,8 +50,9 @@ def listed(host: str, port: int, major: int, timeout: float = 1.0) -> list[Chunk
 
 def check_answers(host: str, port: int, timeout: float) -> None:
     """Prove that the master at host:port serves requests: one chunkserver-list request
-    answered within `timeout` s, or ListError. A TCP connect alone proves nothing: the
-    kernel completes handshakes into the listen backlog of a stopped or hung master."""
+    answered within `timeout` s, or ListError (Refused when nothing listens
+    there). A TCP connect alone proves nothing: the kernel completes handshakes
+    into the listen backlog of a stopped or hung master."""
     if host in ("*", "", "0.0.0.0"):
         host = "127.0.0.1"
     _ask(host, port, timeout)
@@ -101,6 +106,8 @@ def _ask(host: str, port: int, timeout: float) -> bytes:
             raise ListError("unexpected answer %d (%d bytes) to a chunkserver list request"
                             % (kind, length))
         return _read(sock, length)
+    except ConnectionRefusedError as error:
+        raise Refused("asking %s:%d for its chunkservers: %s" % (host, port, error)) from None
     except OSError as error:  # socket.timeout included
         raise ListError("asking %s:%d for its chunkservers: %s"
                         % (host, port, error or "timed out")) from None

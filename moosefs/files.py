@@ -204,7 +204,10 @@ def _last_complete_line(stream, size: int) -> tuple[bytes, int]:
         return data[begin:end], len(data) - end - 1
 
 
-def read_changelog(path: str, thorough: bool = False) -> Changelog:
+def read_changelog(path: str, thorough: bool = False, scans: "ScanCache | None" = None) -> Changelog:
+    """A fast reading (first and last line), or with `thorough` every line; with
+    `scans`, a thorough reading that reads only what was appended since the cache's
+    last reading of the same file."""
     log = Changelog(os.path.basename(path))
     try:
         stat = os.stat(path)
@@ -219,43 +222,105 @@ def read_changelog(path: str, thorough: bool = False) -> Changelog:
             log.last_stamp = _line_stamp(last_line)
             if log.first and log.last:
                 log.segments = [(log.first, log.last)]
-            if thorough and log.first:
-                stream.seek(0)
-                _scan(stream, log)
+            if scans is not None and log.first:
+                scans.scan(stream, log, (stat.st_dev, stat.st_ino))
+            elif thorough and log.first:
+                _Scanner().feed(stream, 0).finish(log)
     except OSError:
         log.readable = False
     return log
 
 
-def _scan(stream, log: Changelog) -> None:
-    """Split into runs of consecutive ids and find where mfsmaster would stop."""
-    log.thorough = True
-    segments: list[tuple[int, int]] = []
-    offsets: list[int] = []
-    start = previous = 0
-    offset = 0
-    for line in stream:
-        if not line.endswith(b"\n"):
-            break  # the partial tail, already counted
-        change = _line_id(line)
-        if IDLE_ENTRY in line:
-            log.idle_entries += 1
-        if previous and log.garbage_at is None and (change <= previous
-                                                   or change >= previous + MAXIDHOLE):
-            log.garbage_at, log.garbage_offset = change, offset
-            log.garbage_index = len(segments) + 1  # the open segment closes just below
-        if previous and change == previous + 1:
-            previous = change
-        else:
-            if previous:
-                segments.append((start, previous))
-            start = previous = change
-            offsets.append(offset)
-        offset += len(line)
-    if previous:
-        segments.append((start, previous))
-    log.segments = segments
-    log.segment_offsets = offsets
+class _Scanner:
+    """Runs of consecutive ids and where mfsmaster would stop reading, built line by
+    line; its state can be saved and fed the rest of a file later."""
+
+    FIELDS = ("end", "closed", "offsets", "start", "previous", "garbage", "idle")
+
+    def __init__(self, saved: dict | None = None) -> None:
+        saved = saved or {}
+        self.end = saved.get("end", 0)                 # bytes read: whole lines only
+        self.closed = [tuple(s) for s in saved.get("closed", [])]
+        self.offsets = list(saved.get("offsets", []))
+        self.start = saved.get("start", 0)
+        self.previous = saved.get("previous", 0)
+        self.garbage = saved.get("garbage")            # [id, offset, segment index]
+        self.idle = saved.get("idle", 0)
+
+    def saved(self) -> dict:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def feed(self, stream, at: int) -> "_Scanner":
+        stream.seek(at)
+        offset = at
+        for line in stream:
+            if not line.endswith(b"\n"):
+                break  # the partial tail, counted by the fast reading
+            change = _line_id(line)
+            if IDLE_ENTRY in line:
+                self.idle += 1
+            previous = self.previous
+            if previous and self.garbage is None and (change <= previous
+                                                      or change >= previous + MAXIDHOLE):
+                # the open segment closes just below
+                self.garbage = [change, offset, len(self.closed) + 1]
+            if previous and change == previous + 1:
+                self.previous = change
+            else:
+                if previous:
+                    self.closed.append((self.start, previous))
+                self.start = self.previous = change
+                self.offsets.append(offset)
+            offset += len(line)
+        self.end = offset
+        return self
+
+    def finish(self, log: Changelog) -> None:
+        log.thorough = True
+        log.segments = self.closed + ([(self.start, self.previous)] if self.previous else [])
+        log.segment_offsets = list(self.offsets)
+        log.idle_entries = self.idle
+        if self.garbage is not None:
+            log.garbage_at, log.garbage_offset, log.garbage_index = self.garbage
+
+
+class ScanCache:
+    """Thorough readings of changelogs, kept between inspections: a file that only grew
+    since (same device and inode, the same first id, at least as long) is read from
+    where the last reading stopped. `data` is what to save (JSON-ready)."""
+
+    def __init__(self, data: dict | None = None) -> None:
+        self.data = data if isinstance(data, dict) else {}
+        self.seen: set[str] = set()
+        self.bytes_read = 0
+
+    def scan(self, stream, log: Changelog, identity: tuple[int, int]) -> None:
+        self.seen.add(log.name)
+        saved = self.data.get(log.name)
+        usable = (isinstance(saved, dict) and saved.get("id") == list(identity)
+                  and saved.get("first") == log.first and saved.get("end", 0) <= log.size
+                  and self._same_line_ends_there(stream, saved))
+        scanner = _Scanner(saved.get("scan") if usable else None)
+        before = scanner.end
+        scanner.feed(stream, before)
+        self.bytes_read += scanner.end - before
+        scanner.finish(log)
+        self.data[log.name] = {"id": list(identity), "first": log.first,
+                               "end": scanner.end, "scan": scanner.saved()}
+
+    @staticmethod
+    def _same_line_ends_there(stream, saved: dict) -> bool:
+        """Does the line the cache read last still end where it did (no rewrite)?"""
+        scan = saved.get("scan") or {}
+        end = saved.get("end", 0)
+        if not end:
+            return True
+        line, after = _last_complete_line(stream, end)
+        return after == 0 and _line_id(line) == scan.get("previous")
+
+    def pruned(self) -> dict:
+        """The cache without files no longer there."""
+        return {name: entry for name, entry in self.data.items() if name in self.seen}
 
 
 def find_line(path: str, change_id: int) -> bytes | None:

@@ -138,9 +138,12 @@ def _readable_by(path: str, uid: int, gids: set[int]) -> bool:
 
 
 def inspect(data_path: str, thorough: bool = False, owner: tuple[int, set[int]] | None = None,
-            known: history.Known | None = None) -> Inspection:
+            known: history.Known | None = None, scans=None) -> Inspection:
     """Inspect `data_path`. `owner` is (uid, gids) of WORKING_USER, to check readability;
-    `known` is what the cluster knows of its history (moosefs.history)."""
+    `known` is what the cluster knows of its history (moosefs.history). With `scans`
+    (a files.ScanCache), changelogs are read line by line as the restore reads them,
+    but only what was appended since the cache's last inspection: the version is the
+    one the restore reaches. `thorough` adds the branch proof (the fingerprint)."""
     result = Inspection(data_path)
     try:
         image_names, log_names = list_files(data_path)
@@ -148,7 +151,8 @@ def inspect(data_path: str, thorough: bool = False, owner: tuple[int, set[int]] 
         result.verdict, result.reason = UNREADABLE, "cannot list %s: %s" % (data_path, error.strerror)
         return result
     result.images = [read_image(os.path.join(data_path, n)) for n in image_names]
-    result.changelogs = [read_changelog(os.path.join(data_path, n), thorough) for n in log_names]
+    result.changelogs = [read_changelog(os.path.join(data_path, n), thorough, scans)
+                         for n in log_names]
     unreadable = [i.name for i in result.images if not i.readable] + \
                  [c.name for c in result.changelogs if not c.readable]
     if unreadable:

@@ -71,10 +71,14 @@ class Cluster:
         result = run(argv, self.deadline.sub(self.tool_timeout), env=env)
         if result.ok or (result.returncode == NO_SUCH and not result.timed_out):
             return result
-        if cluster_expected(self.env):
+        if self.expected():
             raise ClusterUnreachable(result.describe())
         self.log.warning("cluster tool failed, no cluster runs here: %s" % result.describe())
         return None
+
+    def expected(self) -> bool:
+        """Does a failed call mean a failure here (see cluster_expected)?"""
+        return cluster_expected(self.env)
 
     # -- promotion score -------------------------------------------------------
     def _promotion_argv(self, node: str | None) -> list[str]:

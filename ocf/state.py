@@ -62,6 +62,30 @@ class StateFile:
             pass
 
 
+class JsonFile:
+    """One JSON document persisted atomically (for larger caches than StateFile's);
+    a missing or broken file reads as None."""
+
+    def __init__(self, folder: str, name: str) -> None:
+        self.path = StateFile(folder, name).path
+
+    def read(self):
+        import json
+        try:
+            with open(self.path) as stream:
+                return json.load(stream)
+        except (OSError, ValueError):
+            return None
+
+    def write(self, value) -> None:
+        import json
+        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+        temporary = "%s.%d.tmp" % (self.path, os.getpid())
+        with open(temporary, "w") as stream:
+            json.dump(value, stream, separators=(",", ":"))
+        os.replace(temporary, self.path)
+
+
 def lock_within(stream, seconds: float) -> bool:
     """flock the open file `stream` exclusively, waiting at most `seconds` (a frozen
     holder must not hang an action until Pacemaker's timeout); False when it stayed

@@ -76,7 +76,8 @@ class Instances:
         if outcome.code == 0 and first_monitor:
             wait_until(lambda: serving("127.0.0.1", CL_PORT), 15, step=0.05,
                        what="the promote's helper to let clients in")
-            assert self.monitor(target, promoted=True) == 8
+            first = call("monitor", self.env(target), interval_ms=10000)
+            assert first.code == 8, first
         return outcome
 
     def client_hold_copy(self, name: str) -> str:

@@ -1,6 +1,7 @@
 """Return codes and exit reasons of ocf:mfsha:mfsmaster without MooseFS daemons."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -342,6 +343,23 @@ def metalogger_lock(tmp_path):
         child.wait(10)
 
 
+def fake_metalogger_bin(tmp_path, starts) -> str:
+    """A folder with an `mfsmetalogger` whose `start` records its arguments in `starts`
+    and leaves a holder of the data folder's metalogger lock behind."""
+    import sys
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    holder = ("import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
+              "fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(60)")
+    fake_logger = bin_dir / "mfsmetalogger"
+    fake_logger.write_text('#!/bin/sh\necho "$*" >> %s\nsetsid %s -c "%s" %s </dev/null '
+                           '>/dev/null 2>&1 &\nsleep 0.5\n'
+                           % (starts, sys.executable, holder,
+                              tmp_path / "data" / ".mfsmetalogger.lock"))
+    fake_logger.chmod(0o755)
+    return str(bin_dir)
+
+
 def test_a_metalogger_with_a_hole_is_restarted_once(fake, tmp_path, metalogger_lock):
     """MooseFS 4.57 metaloggers that connected right after a new master's first changes
     missed them (a hole after the image, seen in the Debian 13 cluster); a restart
@@ -353,17 +371,8 @@ def test_a_metalogger_with_a_hole_is_restarted_once(fake, tmp_path, metalogger_l
     write_image(str(data / "metadata_ml.mfs.back"), 100)
     write_changelog(str(data / "changelog_ml.0.mfs"), range(101, 150))  # 100 is missing
     starts = tmp_path / "starts"
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    holder = ("import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
-              "fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(60)")
-    fake_logger = bin_dir / "mfsmetalogger"  # `start` leaves a lock holder behind
-    fake_logger.write_text('#!/bin/sh\necho "$*" >> %s\nsetsid %s -c "%s" %s </dev/null '
-                           '>/dev/null 2>&1 &\nsleep 0.5\n'
-                           % (starts, sys.executable, holder, data / ".mfsmetalogger.lock"))
-    fake_logger.chmod(0o755)
     env = base_env(fake, tmp_path, **cfgs)
-    env["PATH"] = "%s:%s" % (bin_dir, env["PATH"])
+    env["PATH"] = "%s:%s" % (fake_metalogger_bin(tmp_path, starts), env["PATH"])
     outcome = call("monitor", env, interval_ms=11000)
     assert outcome.code == 0 and "metalogger files have a hole" in outcome.stderr
     assert metalogger_lock.wait(10) == -15  # the old metalogger got SIGTERM
@@ -522,3 +531,64 @@ def test_without_a_cluster_a_failed_read_counts_as_absent(fake, tmp_path):
     outcome = call("promote", base_env(fake, tmp_path, **cfgs, FAKE_CLUSTER_DOWN="1"))
     assert "could not" not in outcome.reason
     assert "no cluster runs here" in outcome.stderr
+
+
+# --- what a node publishes is what its restore reaches ----------------------------------------
+def _published_version(fake, node="n1"):
+    text = fake.private("mfsha-p_mfs-freshness", node)
+    return int(text.split(":")[0]) if text else None
+
+
+def test_a_hole_inside_one_changelog_is_published_as_the_restore_sees_it(fake, tmp_path,
+                                                                          metalogger_lock):
+    from moosefs.inspect import inspect
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    # One file, first and last lines 100 and 299: 150-199 are missing inside it.
+    write_changelog(str(data / "changelog_ml.0.mfs"), list(range(100, 150)) + list(range(200, 300)))
+    env = base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS)
+    env["PATH"] = "%s:%s" % (fake_metalogger_bin(tmp_path, tmp_path / "starts"), env["PATH"])
+    assert call("monitor", env, interval_ms=11000).code == 0
+    restore_view = inspect(str(data), thorough=True)
+    assert restore_view.verdict == "hole"
+    assert _published_version(fake) == 0  # "0:0": nothing promotable here
+    assert fake.score("p_mfs", "n1") is None
+
+
+def test_a_backward_jump_is_published_as_the_restore_sees_it(fake, tmp_path, metalogger_lock):
+    from moosefs.history import Known
+    from moosefs.inspect import inspect
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    # mfsmaster stops reading at the jump back to 120: the restore never reaches 400.
+    write_changelog(str(data / "changelog_ml.0.mfs"), list(range(100, 200)) + list(range(120, 401)))
+    env = base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS)
+    env["PATH"] = "%s:%s" % (fake_metalogger_bin(tmp_path, tmp_path / "starts"), env["PATH"])
+    assert call("monitor", env, interval_ms=11000).code == 0
+    restore_view = inspect(str(data), thorough=True, known=Known(0, False))
+    fast_view = inspect(str(data), known=Known(0, False))
+    assert fast_view.restorable and fast_view.version == 401  # what was published before
+    assert _published_version(fake) == (restore_view.version if restore_view.restorable else 0)
+    assert _published_version(fake) != 401
+
+
+def test_the_monitor_reads_only_appended_changelog_lines(fake, tmp_path, metalogger_lock):
+    from tests.synthetic import change_line
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    log = data / "changelog_ml.0.mfs"
+    write_changelog(str(log), range(100, 3000))
+    env = base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS)
+    env["PATH"] = "%s:%s" % (fake_metalogger_bin(tmp_path, tmp_path / "starts"), env["PATH"])
+    assert call("monitor", env, interval_ms=11000).code == 0
+    assert _published_version(fake) == 3000
+    with open(log, "ab") as stream:  # the metalogger appends, with a hole
+        stream.write(b"".join(change_line(i) for i in range(3000, 3050)))
+        stream.write(b"".join(change_line(i) for i in range(3100, 3300)))
+    assert call("monitor", env, interval_ms=11000).code == 0
+    assert _published_version(fake) == 0  # the hole, found in the appended part
+    cache = json.load(open(tmp_path / "run-n1" / "mfsha-p_mfs.scans"))
+    assert cache["changelog_ml.0.mfs"]["end"] == os.path.getsize(log)

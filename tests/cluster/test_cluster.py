@@ -143,10 +143,18 @@ def test_mfsha_switchover_keeps_every_file_and_leaves_no_constraint(cluster, cli
     old = sc.settle(cluster)
     client.write("before-mfsha-switchover", 30)
     time.sleep(12)  # a monitor round: the peers publish what they received
-    done = cluster.nx(old, ["mfsha", "switchover"], timeout=180)
+    # An administrator's own ban (the Promoted role, on the third node) outlives it.
+    target, banned = [n for n in cluster.nodes if n != old]
+    cluster.nx(old, ["crm_resource", "--ban", "--promoted", "--resource", "mfs-clone",
+                     "--node", banned])
+    done = cluster.nx(old, ["mfsha", "switchover", target], timeout=180)
     new = sc.settle(cluster)
-    assert new != old and "switchover %s -> %s" % (old, new) in done.stdout, done.stdout
+    assert new == target and "switchover %s -> %s" % (old, new) in done.stdout, done.stdout
     print(done.stdout.strip())
+    left = move_constraints(cluster)
+    assert len(left) == 1 and "cli-ban-mfs-clone-on-%s" % banned in left[0], left
+    assert cluster.daemon_pids(banned, "mfsmetalogger"), "the banned node keeps its metalogger"
+    cluster.nx(old, ["crm_resource", "--clear", "--resource", "mfs-clone", "--node", banned])
     assert move_constraints(cluster) == []
     check_everything(cluster, client)
     # A target that lags is refused, and nothing is left behind. (Refused once its
@@ -250,6 +258,44 @@ def hwm_version(cluster) -> int:
 def archive_count(cluster, node: str) -> int:
     done = cluster.nx(node, ["mfsha", "archives", "--json"])
     return len(json.loads(done.stdout)["archives"])
+
+
+def fail_count(cluster, node: str) -> int:
+    done = cluster.nx(cluster.any_node(), ["crm_failcount", "--query", "--resource", "mfs",
+                                           "--node", node], check=False)
+    words = dict(w.split("=", 1) for w in done.stdout.split() if "=" in w)
+    value = words.get("value", "0")
+    return int(value) if value.isdigit() else (1000000 if "INFINITY" in value else 0)
+
+
+def test_refused_promotes_never_cost_a_node_its_metalogger(cluster, client):
+    """Three refused promotes on one node (a move there while the mark says every node
+    is behind): with the examples' settings the node is not banned and keeps its
+    metalogger; once the mark is true again the cluster promotes as before."""
+    old = sc.settle(cluster)
+    client.write("before-refusals", 20)
+    target = [n for n in cluster.nodes if n != old][0]
+    true_mark = cluster.nx(old, ["crm_attribute", "--type", "crm_config", "--name",
+                                 "mfsha-mfs-hwm", "--query", "--quiet"]).stdout.strip()
+    fields = true_mark.split(":")
+    beyond = "%d:%s:nowhere:" % (int(fields[0]) + 100000, fields[1])
+    try:
+        cluster.nx(old, ["crm_attribute", "--type", "crm_config", "--name", "mfsha-mfs-hwm",
+                         "--update", beyond])
+        sc.switchover(cluster, target)
+        wait_for(lambda: fail_count(cluster, target) >= 3, 240, 1,
+                 "three refused promotes on %s" % target)
+        time.sleep(5)  # what Pacemaker does after the third
+        assert cluster.daemon_pids(target, "mfsmetalogger"), \
+            "%s lost its metalogger after refused promotes" % target
+        assert "below the version" in cluster.log_tail(target, 4000)
+    finally:
+        sc.clear_moves(cluster)
+        cluster.nx(old, ["crm_attribute", "--type", "crm_config", "--name", "mfsha-mfs-hwm",
+                         "--update", true_mark])
+    sc.cleanup(cluster)
+    check_everything(cluster, client)
+    assert cluster.daemon_pids(target, "mfsmetalogger") or cluster.promoted(sc.CLONE) == target
 
 
 def test_allow_data_loss_procedure_when_the_freshest_node_is_lost(cluster, client):

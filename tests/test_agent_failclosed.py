@@ -1,0 +1,154 @@
+"""ocf:mfsha:mfsmaster fails closed on faults that are not clean, with real MooseFS
+daemons and the file-backed fake cluster: a hung master, a standby that stops keeping
+up, a master the agent did not promote, and a cluster that does not record a promote."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+from moosefs.daemons import serving
+from moosefs.followers import streams
+from tests.agentlib import call
+from tests.mfslab import CL_PORT, wait_until
+from tests.test_agent_real import Instances, version_of
+
+HWM = "config:mfsha-p_mfs-hwm"
+
+
+def mark_version(nodes: Instances) -> int:
+    text = nodes.fake.state().get(HWM)
+    return int(text.split(":")[0]) if text else 0
+
+
+def promoted_with_files(nodes: Instances, lab, peers=("a",)) -> dict:
+    for name in peers:
+        assert nodes.act(name, "start").code == 0
+    assert nodes.promote("a", peers).code == 0
+    lab.start_chunkserver()
+    lab.wait_chunkserver_registered()
+    lab.mount()
+    return lab.write_files("first", 30, seed=31)
+
+
+def master_processes(lab, name: str) -> list[int]:
+    from moosefs.daemons import _group_members
+    pid = lab.node(name).master_pid()
+    return [pid] + _group_members(pid)
+
+
+def test_a_stopped_master_fails_the_promoted_monitor_and_is_recovered(public_tmp, lab):
+    nodes = Instances(lab, public_tmp)
+    files = promoted_with_files(nodes, lab)
+    frozen = master_processes(lab, "a")
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        assert serving("127.0.0.1", CL_PORT), "a stopped master's socket still accepts"
+        started = time.monotonic()
+        outcome = call("monitor", nodes.env("a"), interval_ms=3000)
+        took = time.monotonic() - started
+        assert outcome.code == 9, outcome
+        assert "holds its lock but did not answer within" in outcome.reason, outcome
+        assert took < 15, took
+        # Pacemaker's recovery of a failed Promoted instance: demote, then promote.
+        demoted = nodes.act("a", "demote")
+        assert demoted.code == 0, demoted
+        assert not lab.node("a").master_pid()
+    finally:
+        for pid in frozen:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    assert nodes.promote("a", ("a",)).code == 0
+    lab.assert_files(files)
+
+
+def test_the_mark_follows_the_master_while_no_standby_keeps_up(public_tmp, lab):
+    nodes = Instances(lab, public_tmp)
+    files = promoted_with_files(nodes, lab, peers=("a", "b"))
+    wait_until(lambda: version_of(lab, "b") == version_of(lab, "a"), 30, step=0.3,
+               what="b to follow a")
+    assert nodes.monitor("a", promoted=True) == 8
+    # Every standby keeps up: changes cause no write of the mark.
+    files.update(lab.write_files("kept-up", 20, seed=32))
+    before = mark_version(nodes)
+    assert nodes.monitor("a", promoted=True) == 8
+    assert mark_version(nodes) == before
+    # b's metalogger goes silent: the next Promoted monitor covers every change.
+    os.kill(lab.node("b").metalogger_pid(), signal.SIGKILL)
+    files.update(lab.write_files("not-on-b", 40, seed=33))
+    time.sleep(1.1)  # mfsmaster writes its changelog once a second
+    master_version = version_of(lab, "a")
+    outcome = call("monitor", nodes.env("a"), interval_ms=3000)
+    assert outcome.code == 8, outcome
+    assert "0 of 1 metalogger streams keep up" in outcome.stderr, outcome
+    assert mark_version(nodes) >= master_version > version_of(lab, "b")
+    # b, stale, is now below the mark: it may not be promoted.
+    assert nodes.monitor("b") in (0, 7)
+    lab.assert_files(files)
+
+
+def test_a_master_the_agent_did_not_promote_never_lowers_the_mark(public_tmp, lab):
+    nodes = Instances(lab, public_tmp)
+    promoted_with_files(nodes, lab)
+    node = lab.node("a")
+    # The node reboots (its local state is gone) and someone starts mfsmaster by hand
+    # from its old files, while the cluster's master went further meanwhile.
+    assert subprocess.run(["mfsmaster", "-c", node.master_cfg, "stop"],
+                          capture_output=True, timeout=60).returncode == 0
+    shutil.rmtree(os.path.join(public_tmp, "run-a"))
+    assert subprocess.run(["mfsmaster", "-c", node.master_cfg, "start"],
+                          capture_output=True, timeout=60).returncode == 0
+    mark = nodes.fake.state()[HWM].split(":")
+    higher = "%d:%s:z:" % (int(mark[0]) + 1000, mark[1])
+    nodes.fake.set_property("mfsha-p_mfs-hwm", higher)
+    probe = call("monitor", nodes.env("a"), interval_ms=0)
+    assert probe.code == 8, probe
+    outcome = call("monitor", nodes.env("a"), interval_ms=3000)
+    assert outcome.code == 9 and "was not promoted by this agent" in outcome.reason, outcome
+    assert nodes.act("a", "demote").code == 0
+    assert nodes.fake.state()[HWM] == higher
+    assert not node.master_pid()
+
+
+def test_a_promote_the_cluster_does_not_record_stops_its_master(public_tmp, lab):
+    nodes = Instances(lab, public_tmp)
+    assert nodes.act("a", "start").code == 0
+    nodes.pre_promote("a", ("a",))
+    outcome = nodes.act("a", "promote", FAKE_FAIL="--name=mfsha-p_mfs-hwm --update")
+    assert outcome.code == 1, outcome
+    assert "the cluster did not record this promotion" in outcome.reason, outcome
+    assert not lab.node("a").master_pid() and lab.node("a").metalogger_pid()
+    assert HWM not in nodes.fake.state()
+
+
+def test_a_stream_the_peer_does_not_read_shows_as_stalled():
+    """The kernel's view that the mark's rule reads: a metalogger that stops reading
+    closes its receive window, and the master's bytes wait unacknowledged."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    reader = socket.create_connection(("127.0.0.1", port))
+    sender, _ = listener.accept()
+    try:
+        assert [s.stalled for s in streams(port)] == [False]
+        sender.setblocking(False)
+        chunk = b"x" * 65536
+        try:
+            for _ in range(2000):
+                sender.send(chunk)
+        except BlockingIOError:
+            pass
+        wait_until(lambda: any(s.stalled for s in streams(port)), 10, step=0.1,
+                   what="the zero-window probe")
+        stalled = streams(port)[0]
+        assert stalled.unacked > 0 and stalled.peer == "127.0.0.1:%d" % reader.getsockname()[1]
+    finally:
+        for sock in (reader, sender, listener):
+            sock.close()
