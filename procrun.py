@@ -26,7 +26,8 @@ class Deadline:
 
     def __init__(self, timeout: float | None, default: float = 20.0, reserve: float = 2.0,
                  start: float | None = None) -> None:
-        total = timeout if timeout and timeout > 0 else default
+        # None: no timeout given; 0 or less: none left (never the default).
+        total = default if timeout is None else max(0.0, timeout)
         reserve = min(reserve, total * 0.2)
         self.at = (start if start is not None else time.monotonic()) + total - reserve
 

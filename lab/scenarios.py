@@ -323,6 +323,45 @@ def held_back(cluster: Cluster, node: str):
                 pass
 
 
+SMALL_RMEM = "4096 4096 4096"
+DEFAULT_RMEM = "4096 131072 6291456"  # Linux's default
+
+
+def _restart_metalogger(cluster: Cluster, node: str, rmem: str) -> None:
+    """Restart `node`'s metalogger by hand with TCP receive buffers of `rmem` (a
+    per-namespace setting, read when a socket is made); the agent's monitor sees a
+    running metalogger throughout (it looks at the lock's owner)."""
+    cluster.nx(node, ["sysctl", "-q", "-w", "net.ipv4.tcp_rmem=" + rmem])
+    cluster.nx(node, ["mfsmetalogger", "-c", "/etc/mfs/mfsmetalogger.cfg", "restart"],
+               timeout=60)
+
+
+@contextlib.contextmanager
+def lagging(cluster: Cluster, nodes: list[str]):
+    """The metaloggers of `nodes` fall behind and stay behind: restarted with small
+    receive buffers, then stopped (SIGSTOP). Their kernels soon close the receive
+    window, and what the master sends waits in its own send queue: a crash of the
+    master loses it for them. Continued and restarted with normal buffers afterwards
+    (those not gone meanwhile)."""
+    for node in nodes:
+        _restart_metalogger(cluster, node, SMALL_RMEM)
+    stopped = {node: cluster.daemon_pids(node, "mfsmetalogger") for node in nodes}
+    for pids in stopped.values():
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for node, pids in stopped.items():
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+            if cluster.pid1(node) and cluster.daemon_pids(node, "mfsmetalogger"):
+                _restart_metalogger(cluster, node, DEFAULT_RMEM)
+
+
 @contextlib.contextmanager
 def watched(cluster: Cluster, tool: str = "crm"):
     """The cluster brought up and configured, its client as `cluster.client_helper` and

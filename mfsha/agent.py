@@ -203,10 +203,8 @@ def own_freshness(ctx: Context, site: Site, hwm: Freshness | None):
     line, as the restore reads them, so that a hole or a jump inside one is seen and
     the version is the one the restore reaches; a cache in HA_RSCTMP keeps what earlier
     inspections read, so only appended lines are read."""
-    from moosefs.files import ScanCache
     from moosefs.inspect import inspect
-    store = JsonFile(rsc_tmp(ctx.env.environ), "mfsha-%s.scans" % ctx.env.resource_name)
-    scans = ScanCache(store.read())
+    store, scans = scan_cache(ctx)
     found = inspect(site.data_path, known=hwm.known(ctx.env.node_name) if hwm else None,
                     scans=scans)
     if scans.bytes_read or set(scans.data) != scans.seen:
@@ -214,6 +212,32 @@ def own_freshness(ctx: Context, site: Site, hwm: Freshness | None):
     if not found.restorable:
         return None, found
     return Freshness(found.version, found.metaid), found
+
+
+def scan_cache(ctx: Context):
+    """(its file, the cache) of what inspections here read of the changelogs."""
+    from moosefs.files import ScanCache
+    store = JsonFile(rsc_tmp(ctx.env.environ), "mfsha-%s.scans" % ctx.env.resource_name)
+    return store, ScanCache(store.read())
+
+
+def check_inspection_time(ctx: Context, site: Site) -> None:
+    """Refuse a promote whose inspection alone cannot finish in time: after a reboot the
+    cache is empty, and every changelog is read line by line."""
+    from moosefs.inspect import list_files
+    from moosefs.restore import SCAN_BYTES_PER_S
+    _, scans = scan_cache(ctx)
+    try:
+        unread = scans.unread_bytes(site.data_path, list_files(site.data_path)[1])
+    except OSError:
+        return  # the inspection reports an unreadable folder
+    needed = unread / SCAN_BYTES_PER_S
+    if needed > ctx.deadline.remaining() / 2:
+        refuse_promotion(ctx, site, "the inspection alone must read %.0f MiB of changelogs "
+                         "(about %.0f s) and only %.0f s of the promote's timeout remain; "
+                         "nothing was changed: set the promote timeout to at least %.0f s"
+                         % (unread / 2**20, needed, ctx.deadline.remaining(),
+                            4 * needed + 60))
 
 
 def cached_hwm(state: dict[str, str]) -> Freshness | None:
@@ -770,6 +794,7 @@ def action_promote(ctx: Context) -> int:
     with ctx.log.step("metalogger stop"):
         site.metalogger.stop(ctx.deadline.remaining() / 4)  # a clean stop flushes its last lines
     with ctx.log.step("inspection") as step:
+        check_inspection_time(ctx, site)
         try:
             hwm = read_hwm(ctx)
         except ClusterUnreachable as error:
@@ -842,7 +867,7 @@ def undo_promotion(ctx: Context, site: Site, reason: str) -> None:
 def restore_metadata(ctx: Context, site: Site, own: Freshness | None, hwm: Freshness | None):
     """The safe restore (moosefs.restore); a refusal fails the promote, back as it was,
     and this node is not promotable again until its files change."""
-    from moosefs.restore import RestoreError, restore
+    from moosefs.restore import RestoreError, TooLittleTime, restore
     create = own is None
     enforce = hwm is not None and not ctx.params.boolean("allow_data_loss")
     with ctx.log.step("restore") as step:
@@ -850,7 +875,11 @@ def restore_metadata(ctx: Context, site: Site, own: Freshness | None, hwm: Fresh
             result = restore(site.master_cfg, ctx.deadline, site.archiver(ctx),
                              allow_create=create, expect_metaid=hwm.metaid if enforce else 0,
                              minimum_version=hwm.version if enforce else 0,
-                             known=hwm.known(ctx.env.node_name) if hwm else None)
+                             known=hwm.known(ctx.env.node_name) if hwm else None,
+                             scans=scan_cache(ctx)[1])
+        except TooLittleTime as error:
+            step.note = str(error)
+            refuse_promotion(ctx, site, str(error))
         except RestoreError as error:
             step.note = str(error)
             own_data_failed(ctx, own)

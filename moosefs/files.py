@@ -318,6 +318,20 @@ class ScanCache:
         line, after = _last_complete_line(stream, end)
         return after == 0 and _line_id(line) == scan.get("previous")
 
+    def unread_bytes(self, data_path: str, names: list[str]) -> int:
+        """How much of these changelogs a thorough reading through this cache would read."""
+        total = 0
+        for name in names:
+            try:
+                stat = os.stat(os.path.join(data_path, name))
+            except OSError:
+                continue
+            saved = self.data.get(name)
+            done = saved.get("end", 0) if isinstance(saved, dict) and \
+                saved.get("id") == [stat.st_dev, stat.st_ino] else 0
+            total += max(0, stat.st_size - done)
+        return total
+
     def pruned(self) -> dict:
         """The cache without files no longer there."""
         return {name: entry for name, entry in self.data.items() if name in self.seen}

@@ -37,6 +37,48 @@ class RestoreError(Exception):
     pass
 
 
+class TooLittleTime(RestoreError):
+    """The restore cannot finish in the time left; nothing was changed."""
+
+
+# Rates for the early time check, at the fast end of what was measured here (Debian 12,
+# 2 cores), so that a restore is refused only when it clearly cannot finish: reading a
+# changelog line by line in Python (87 MB/s measured), gzip level 1 into the archive
+# (about 80 MB/s), and MooseFS loading an image and replaying changelogs.
+SCAN_BYTES_PER_S = 100e6
+ARCHIVE_BYTES_PER_S = 100e6
+LOAD_BYTES_PER_S = 200e6
+REPLAY_BYTES_PER_S = 50e6
+START_SECONDS = 5.0  # mfsmaster's own start and stop around the load
+
+
+def seconds_needed(found: Inspection, data_path: str, unread_bytes: int,
+                   archive_bytes: int) -> float:
+    """A lower estimate of the restore's duration from the sizes it must read."""
+    base = found.best.version if found.best else 0
+    image = os.path.join(data_path, found.best.name) if found.best else ""
+    image_bytes = os.path.getsize(image) if image and os.path.exists(image) else 0
+    replayed = sum(log.size for log in found.changelogs if log.last >= base)
+    return (START_SECONDS + unread_bytes / SCAN_BYTES_PER_S + archive_bytes / ARCHIVE_BYTES_PER_S
+            + image_bytes / LOAD_BYTES_PER_S + replayed / REPLAY_BYTES_PER_S)
+
+
+def check_time(deadline, found: Inspection, data_path: str, step: str, unread_bytes: int = 0,
+               archive_bytes: int = 0) -> None:
+    """Refuse before `step` when what is left of the restore cannot finish in time."""
+    needed = seconds_needed(found, data_path, unread_bytes, archive_bytes)
+    left = deadline.remaining()
+    if needed > left:
+        size = sum(log.size for log in found.changelogs) + (
+            os.path.getsize(os.path.join(data_path, found.best.name))
+            if found.best and os.path.exists(os.path.join(data_path, found.best.name)) else 0)
+        raise TooLittleTime(
+            "before %s: about %.0f s of work remain (%.0f MiB of metadata and changelogs in %s) "
+            "but only %.0f s of the action's timeout; nothing was changed: set the promote "
+            "timeout to at least %.0f s (op promote timeout=...)"
+            % (step, needed, size / 2**20, data_path, left, 2 * needed + 60))
+
+
 class Owner:
     """WORKING_USER / WORKING_GROUP as numeric ids."""
 
@@ -165,16 +207,21 @@ def _preselect_for_metarestore(data_path: str, inspection: Inspection, archiver:
 
 def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generation | None = None,
             allow_create: bool = False, expect_metaid: int = 0,
-            minimum_version: int = 0, known: Known | None = None) -> RestoreResult:
+            minimum_version: int = 0, known: Known | None = None,
+            scans=None) -> RestoreResult:
     """Restore cfg.data_path into a master-ready metadata.mfs. `deadline` has remaining();
-    `known` is what the cluster knows of its history (moosefs.history)."""
+    `known` is what the cluster knows of its history (moosefs.history); `scans` (a
+    files.ScanCache) spares reading again what an earlier inspection read. Before each
+    long step the time left is checked (TooLittleTime, nothing changed)."""
+    from .files import ScanCache
+    scans = scans if scans is not None else ScanCache()
     data_path = cfg.data_path
     master = Master(cfg.path, data_path)
     if master.pid():
         raise RestoreError("mfsmaster (pid %d) already runs on %s: refusing to restore under it"
                            % (master.pid(), data_path))
     owner = Owner(cfg.working_user, cfg.working_group)
-    found = inspect(data_path, thorough=True, owner=owner.check_tuple(), known=known)
+    found = inspect(data_path, thorough=True, owner=owner.check_tuple(), known=known, scans=scans)
     if found.verdict == EMPTY:
         if not allow_create:
             raise RestoreError("no metadata in %s; a new empty file system is created only "
@@ -190,8 +237,11 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
                            % (data_path, found.version, minimum_version))
     generation = generation or gen.detect()
     refuse_newer_history(generation, found)
+    check_time(deadline, found, data_path, "the repairs", archive_bytes=_repaired_bytes(
+        data_path, found.repairs))
     archive = apply_repairs(data_path, found.repairs, archiver, "before-restore")
-    repaired = inspect(data_path, thorough=True, owner=owner.check_tuple(), known=known)
+    repaired = inspect(data_path, thorough=True, owner=owner.check_tuple(), known=known,
+                       scans=scans)
     leftover = [r for r in repaired.repairs if r.kind != Repair.CHOWN]
     if repaired.verdict != RESTORABLE or repaired.version != found.version or leftover:
         raise RestoreError("after repairs %s no longer restores to %d: %s %s" % (
@@ -200,6 +250,7 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
     if generation.method == gen.METARESTORE:
         _preselect_for_metarestore(data_path, repaired, archiver)
         owner.give(data_path)
+    check_time(deadline, repaired, data_path, "mfsmaster's restore")
     restored, command, command_seconds = _run_restore(cfg, generation, deadline)
     if found.metaid and restored.metaid != found.metaid:
         raise RestoreError("restored metadata id %016X differs from the inspected %016X"
@@ -211,6 +262,17 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
     return RestoreResult(found, restored.version, restored.metaid or found.metaid, archive,
                          command=command, command_seconds=command_seconds,
                          generation=generation)
+
+
+def _repaired_bytes(data_path: str, repairs: list[Repair]) -> int:
+    """Bytes the repairs copy into the archive."""
+    total = 0
+    for name in {r.name for r in repairs if r.kind != Repair.CHOWN}:
+        try:
+            total += os.path.getsize(os.path.join(data_path, name))
+        except OSError:
+            pass
+    return total
 
 
 def refuse_newer_history(generation: gen.Generation, found: Inspection) -> None:

@@ -74,7 +74,7 @@ def run(info, handlers: dict, argv: list[str] | None = None,
         return ERR_UNIMPLEMENTED
     params = Parameters(info.parameters, env)
     # Pacemaker counts the timeout from when it started this process.
-    ctx = Context(env, params, log, Deadline(env.timeout, start=STARTED_AT))
+    ctx = Context(env, params, log, Deadline(env.timeout or None, start=STARTED_AT))
     try:
         if action not in _NO_CONFIG_CHECK and not env.is_probe:
             params.check_all()

@@ -592,3 +592,47 @@ def test_the_monitor_reads_only_appended_changelog_lines(fake, tmp_path, metalog
     assert _published_version(fake) == 0  # the hole, found in the appended part
     cache = json.load(open(tmp_path / "run-n1" / "mfsha-p_mfs.scans"))
     assert cache["changelog_ml.0.mfs"]["end"] == os.path.getsize(log)
+
+
+# --- a promote that cannot finish in time refuses early, saying what to set -------------------
+def _big_changelog(path, first: int, megabytes: int) -> None:
+    line = b": 1795604984|CREATE(1,some-file-name-of-a-usual-length,1,438,18,0,0,0):7\n"
+    count = megabytes * 2**20 // (len(line) + 8)
+    with open(path, "wb") as stream:
+        for start in range(first, first + count, 100000):
+            stream.write(b"".join(b"%d%s" % (i, line)
+                                  for i in range(start, min(start + 100000, first + count))))
+
+
+def test_a_promote_whose_changelogs_exceed_its_timeout_refuses_early(fake, tmp_path):
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    _big_changelog(str(data / "changelog_ml.0.mfs"), 100, 300)
+    before = {name: os.path.getsize(data / name) for name in os.listdir(data)}
+    env = base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS)
+    outcome = call("promote", env, timeout_ms=4000)
+    assert outcome.code == 1, outcome
+    mib = round(os.path.getsize(data / "changelog_ml.0.mfs") / 2**20)
+    assert "the inspection alone must read %d MiB of changelogs" % mib in outcome.reason, outcome
+    assert "set the promote timeout to at least" in outcome.reason
+    assert {name: os.path.getsize(data / name) for name in os.listdir(data)} == before
+
+
+def test_a_restore_that_cannot_finish_in_time_refuses_before_changing_anything(tmp_path):
+    from moosefs import config
+    from moosefs.archive import Archiver
+    from moosefs.restore import TooLittleTime, restore
+    from procrun import Deadline
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    _big_changelog(str(data / "changelog_ml.0.mfs"), 100, 150)
+    before = {name: os.path.getsize(data / name) for name in os.listdir(data)}
+    with pytest.raises(TooLittleTime) as refused:
+        restore(config.master(cfgs["OCF_RESKEY_master_cfg"]), Deadline(4, reserve=0),
+                Archiver(str(tmp_path / "archive")))
+    assert "set the promote timeout to at least" in str(refused.value)
+    mib = round(os.path.getsize(data / "changelog_ml.0.mfs") / 2**20)
+    assert "%d MiB of metadata and changelogs" % mib in str(refused.value)
+    assert {name: os.path.getsize(data / name) for name in os.listdir(data)} == before

@@ -184,6 +184,57 @@ def test_kill_9_of_mfsmaster(cluster, client):
     sc.cleanup(cluster)
 
 
+def test_a_stopped_master_is_noticed_and_recovered(cluster, client):
+    """SIGSTOP of every mfsmaster process on the Promoted node: it keeps its lock and
+    its sockets; the Promoted monitor's question finds it, and Pacemaker recovers."""
+    old = sc.settle(cluster)
+    client.write("before-sigstop", 30)
+    frozen = cluster.daemon_pids(old, "mfsmaster")
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: not set(frozen) & set(cluster.daemon_pids(old, "mfsmaster")), 60, 0.5,
+                 "the stopped master to be noticed and stopped")
+        sc.settle(cluster)
+        assert "did not answer within" in cluster.log_tail(old, 4000)
+    finally:
+        for pid in frozen:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    client.write("after-sigstop", 30)
+    check_everything(cluster, client)
+    sc.cleanup(cluster)
+
+
+def test_a_crash_while_every_standby_lags_promotes_no_stale_node(cluster, client):
+    """Every standby's metalogger falls behind (receive window closed), more files are
+    written, and the master's node crashes seconds later: the mark followed the master,
+    so no survivor serves; the old master wins when it returns, with every file."""
+    old = sc.settle(cluster)
+    client.write("before-lag", 20)
+    sc.replicated(cluster, old)
+    standbys = [n for n in cluster.nodes if n != old]
+    with sc.lagging(cluster, standbys):
+        client.write("only-on-the-master", 200)
+        time.sleep(1.1)  # mfsmaster writes its changelog once a second
+        reached = sc.logged_version(cluster, old, True)
+        wait_for(lambda: hwm_version(cluster) >= reached, 20, 0.5,
+                 "the mark to follow the master to %d" % reached)
+        behind = {n: sc.logged_version(cluster, n, False) for n in standbys}
+        assert all(version < reached for version in behind.values()), (behind, reached)
+        cluster.crash(old)
+        wait_for(lambda: "Operation 'reboot'" in "".join(
+            cluster.log_tail(n, 4000) for n in standbys), 60, 1, "%s to be fenced" % old)
+        time.sleep(20)  # the survivors try, and refuse
+        assert cluster.masters() == [], "a survivor below the mark serves"
+    sc.restore_node(cluster, old)
+    assert sc.settle(cluster, timeout=240) == old
+    sc.cleanup(cluster)
+    check_everything(cluster, client)
+
+
 def test_node_crash_is_fenced_and_the_freshest_metalogger_promoted(cluster, client):
     old = sc.settle(cluster)
     client.write("before-crash", 40)
