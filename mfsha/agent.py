@@ -30,6 +30,7 @@ HWM_WRITE_SECONDS = 10      # a write of the mark is retried this long before it
 HWM_WRITE_RETRY_SECONDS = 0.5
 PEER_WAIT_SECONDS = 5       # promote waits this long for a peer's published freshness
 RERANK_SECONDS = 30         # an Unpromoted monitor re-reads its peers at most this often
+READ_BUDGET_SECONDS = 10    # a monitor reads changelogs at most this long, then goes on next time
 HEALTH_SECONDS = 5          # a Promoted monitor fails when mfsmaster does not answer in this
 HOLE_RESTART_SECONDS = 300  # a metalogger with a hole in its files is restarted at most this often
 
@@ -51,6 +52,15 @@ colocate an ocf:heartbeat:IPaddr2 virtual IP with the Promoted role, start it af
 promote and stop it after demote. Fencing (STONITH) and quorum are required: two
 masters would assign the same change ids to different operations.
 Both config files must use the same DATA_PATH.
+
+Size the promote timeout to the metadata: a promote reads every changelog in DATA_PATH
+(monitors keep a cache, so usually only the newest lines), then MooseFS loads the image
+and replays the changelogs. Allow at least 60 s plus twice (changelog MiB / 50 + image
+MiB / 200) seconds; 300 s covers about 6 GiB of changelogs. A promote that cannot finish
+in its timeout refuses early, before changing anything, and says what to set.
+
+The Promoted monitor asks mfsmaster for its chunkserver list and fails when no answer
+comes within 5 s (a stopped or hung master keeps its lock and its sockets).
 """
 
 INFO = AgentInfo(
@@ -197,28 +207,42 @@ def yield_mark(ctx: Context) -> StateFile:
     return StateFile(rsc_tmp(ctx.env.environ), "mfsha-%s.yield" % ctx.env.resource_name)
 
 
-def own_freshness(ctx: Context, site: Site, hwm: Freshness | None):
+def own_freshness(ctx: Context, site: Site, hwm: Freshness | None, budget_s: float | None = None):
     """(Freshness or None, inspection) of this node's data directory, read with what
     the cluster knows of its history (the high-water mark). Changelogs are read line by
     line, as the restore reads them, so that a hole or a jump inside one is seen and
     the version is the one the restore reaches; a cache in HA_RSCTMP keeps what earlier
-    inspections read, so only appended lines are read."""
+    inspections read, so only appended lines are read. With `budget_s` (monitors) the
+    reading stops after that many seconds, the node counts as having nothing to offer
+    yet, and the next inspection reads on."""
     from moosefs.inspect import inspect
-    store, scans = scan_cache(ctx)
+    store, scans = scan_cache(ctx, budget_s)
     found = inspect(site.data_path, known=hwm.known(ctx.env.node_name) if hwm else None,
                     scans=scans)
     if scans.bytes_read or set(scans.data) != scans.seen:
         store.write(scans.pruned())
+    if scans.incomplete:
+        found.verdict = "reading"
+        found.reason = "changelogs not read to the end yet (%.0f MiB read this time)" % (
+            scans.bytes_read / 2**20)
+        return None, found
     if not found.restorable:
         return None, found
     return Freshness(found.version, found.metaid), found
 
 
-def scan_cache(ctx: Context):
+def reading_budget(ctx: Context) -> float:
+    """How long a monitor or notification may read changelogs (after a reboot the cache
+    is empty and DATA_PATH may hold gigabytes of them)."""
+    return min(READ_BUDGET_SECONDS, ctx.deadline.remaining() / 2)
+
+
+def scan_cache(ctx: Context, budget_s: float | None = None):
     """(its file, the cache) of what inspections here read of the changelogs."""
     from moosefs.files import ScanCache
     store = JsonFile(rsc_tmp(ctx.env.environ), "mfsha-%s.scans" % ctx.env.resource_name)
-    return store, ScanCache(store.read())
+    until = time.monotonic() + budget_s if budget_s is not None else None
+    return store, ScanCache(store.read(), until)
 
 
 def check_inspection_time(ctx: Context, site: Site) -> None:
@@ -329,7 +353,7 @@ def publish_freshness(ctx: Context, site: Site, force: bool = False,
     Returns the inspection of this node's files."""
     state = local_state(ctx)
     remembered = state.read()
-    own, found = own_freshness(ctx, site, cached_hwm(remembered))
+    own, found = own_freshness(ctx, site, cached_hwm(remembered), reading_budget(ctx))
     # "0:0" says "nothing to offer", so that a promote elsewhere need not wait for us.
     value = (own or NOTHING).text()
     published = remembered.get("published")
@@ -602,7 +626,7 @@ def keep_promoted(ctx: Context, site: Site, state: StateFile, remembered: dict[s
     if not lagging and not due:
         return
     known = cached_hwm(remembered)
-    own, _ = own_freshness(ctx, site, known)
+    own, _ = own_freshness(ctx, site, known, reading_budget(ctx))
     margin = 0 if lagging else CHANGE_TOLERANCE
     if own is not None and (known is None or own.version > known.version + margin
                             or not own.same_filesystem(known)):
@@ -643,7 +667,10 @@ def adopt_master(ctx: Context, site: Site, state: StateFile) -> None:
         raise OCFError(codes.FAILED_PROMOTED, "mfsmaster runs here but was not promoted by "
                        "this agent, and the high-water mark could not be read (%s)"
                        % error) from None
-    own, found = own_freshness(ctx, site, hwm)
+    own, found = own_freshness(ctx, site, hwm, reading_budget(ctx))
+    if found.verdict == "reading":
+        ctx.log.info("mfsmaster runs here, not promoted by this agent: %s" % found.reason)
+        return
     if hwm is not None and (own is None or own.version < hwm.version
                             or not own.same_filesystem(hwm)):
         raise OCFError(codes.FAILED_PROMOTED, "mfsmaster runs here but was not promoted by "

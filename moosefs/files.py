@@ -250,10 +250,17 @@ class _Scanner:
     def saved(self) -> dict:
         return {name: getattr(self, name) for name in self.FIELDS}
 
-    def feed(self, stream, at: int) -> "_Scanner":
+    def feed(self, stream, at: int, until: float | None = None) -> "_Scanner":
+        """Read whole lines from byte `at` to the end, or until the monotonic time
+        `until` (checked every 64k lines; `end` says how far it got)."""
+        import time
         stream.seek(at)
         offset = at
+        count = 0
         for line in stream:
+            count += 1
+            if until is not None and not count & 0xFFFF and time.monotonic() >= until:
+                break
             if not line.endswith(b"\n"):
                 break  # the partial tail, counted by the fast reading
             change = _line_id(line)
@@ -287,12 +294,16 @@ class _Scanner:
 class ScanCache:
     """Thorough readings of changelogs, kept between inspections: a file that only grew
     since (same device and inode, the same first id, at least as long) is read from
-    where the last reading stopped. `data` is what to save (JSON-ready)."""
+    where the last reading stopped. `data` is what to save (JSON-ready). With `until`
+    (monotonic time) reading stops there and `incomplete` is set: the readings are then
+    partial, and the next inspection goes on from where this one stopped."""
 
-    def __init__(self, data: dict | None = None) -> None:
+    def __init__(self, data: dict | None = None, until: float | None = None) -> None:
         self.data = data if isinstance(data, dict) else {}
         self.seen: set[str] = set()
         self.bytes_read = 0
+        self.until = until
+        self.incomplete = False
 
     def scan(self, stream, log: Changelog, identity: tuple[int, int]) -> None:
         self.seen.add(log.name)
@@ -302,8 +313,10 @@ class ScanCache:
                   and self._same_line_ends_there(stream, saved))
         scanner = _Scanner(saved.get("scan") if usable else None)
         before = scanner.end
-        scanner.feed(stream, before)
+        scanner.feed(stream, before, self.until)
         self.bytes_read += scanner.end - before
+        if scanner.end < log.size - log.partial_tail:
+            self.incomplete = True
         scanner.finish(log)
         self.data[log.name] = {"id": list(identity), "first": log.first,
                                "end": scanner.end, "scan": scanner.saved()}

@@ -636,3 +636,27 @@ def test_a_restore_that_cannot_finish_in_time_refuses_before_changing_anything(t
     mib = round(os.path.getsize(data / "changelog_ml.0.mfs") / 2**20)
     assert "%d MiB of metadata and changelogs" % mib in str(refused.value)
     assert {name: os.path.getsize(data / name) for name in os.listdir(data)} == before
+
+
+def test_a_monitor_reads_large_changelogs_in_turns_and_offers_nothing_meanwhile(
+        fake, tmp_path, metalogger_lock, monkeypatch):
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    _big_changelog(str(data / "changelog_ml.0.mfs"), 100, 300)
+    env = base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS)
+    env["PATH"] = "%s:%s" % (fake_metalogger_bin(tmp_path, tmp_path / "starts"), env["PATH"])
+    # A 2-s monitor timeout leaves 0.8 s to read: not enough for 300 MiB.
+    first = call("monitor", env, timeout_ms=2000, interval_ms=11000)
+    assert first.code == 0, first
+    assert _published_version(fake) == 0
+    assert "changelogs not read to the end yet" in first.stderr
+    cache = json.load(open(tmp_path / "run-n1" / "mfsha-p_mfs.scans"))
+    read = cache["changelog_ml.0.mfs"]["end"]
+    assert 0 < read < os.path.getsize(data / "changelog_ml.0.mfs")
+    for _ in range(20):  # each monitor reads on from where the last stopped
+        if _published_version(fake):
+            break
+        assert call("monitor", env, timeout_ms=2000, interval_ms=11000).code == 0
+    from moosefs.inspect import inspect
+    assert _published_version(fake) == inspect(str(data), thorough=True).version
