@@ -266,6 +266,7 @@ def command_switchover(view: ClusterView, target: str | None) -> str:
         raise UsageError("%s lags %s changes behind: let it catch up first" % (target, lag))
     clone, address = view.clone(), view.vip()
     earlier_failures = view.promote_failures(target)
+    constraints_before = location_ids()
     started = time.monotonic()
     tool(["crm_resource", "--move", "--promoted", "--resource", clone, "--node", target,
           "--force"])
@@ -286,11 +287,20 @@ def command_switchover(view: ClusterView, target: str | None) -> str:
             raise UsageError("%s did not become a serving master within %d s; see crm_mon "
                              "(the move constraint is removed)" % (target, SWITCHOVER_SECONDS))
     finally:
-        # Only the constraint the move created (on the target node): a ban or move an
-        # administrator set elsewhere stays.
-        tool(["crm_resource", "--clear", "--resource", clone, "--node", target])
+        # Only what the move created (a preference for the target and, with --force, a
+        # ban of the old node): a ban or move an administrator set stays.
+        for created in sorted(location_ids() - constraints_before):
+            tool(["cibadmin", "--delete", "--scope", "constraints", "--xml-text",
+                  '<rsc_location id="%s"/>' % created])
     return "switchover %s -> %s: mfsmaster serving at %s %.1f s after the move" % (
         old, target, address or "the new node", time.monotonic() - started)
+
+
+def location_ids() -> set[str]:
+    """Ids of the location constraints in the CIB."""
+    constraints = ElementTree.fromstring(tool(["cibadmin", "--query", "--scope",
+                                               "constraints"]))
+    return {element.get("id", "") for element in constraints.iter("rsc_location")}
 
 
 def serving(address: str, view: ClusterView) -> bool:
