@@ -10,8 +10,9 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from moosefs.daemons import serving
-from moosefs.followers import streams
 from tests.agentlib import call
 from tests.mfslab import CL_PORT, wait_until
 from tests.test_agent_real import Instances, version_of
@@ -116,11 +117,12 @@ def test_a_master_the_agent_did_not_promote_never_lowers_the_mark(public_tmp, la
     assert not node.master_pid()
 
 
-def test_a_promote_the_cluster_does_not_record_stops_its_master(public_tmp, lab):
+@pytest.mark.parametrize("how", ["FAKE_FAIL", "FAKE_HANG"])
+def test_a_promote_the_cluster_does_not_record_stops_its_master(public_tmp, lab, how):
     nodes = Instances(lab, public_tmp)
     assert nodes.act("a", "start").code == 0
     nodes.pre_promote("a", ("a",))
-    outcome = nodes.act("a", "promote", FAKE_FAIL="--name=mfsha-p_mfs-hwm --update")
+    outcome = nodes.act("a", "promote", **{how: "--name=mfsha-p_mfs-hwm --update"})
     assert outcome.code == 1, outcome
     assert "the cluster did not record this promotion" in outcome.reason, outcome
     assert not lab.node("a").master_pid() and lab.node("a").metalogger_pid()
@@ -130,6 +132,7 @@ def test_a_promote_the_cluster_does_not_record_stops_its_master(public_tmp, lab)
 def test_a_stream_the_peer_does_not_read_shows_as_stalled():
     """The kernel's view that the mark's rule reads: a metalogger that stops reading
     closes its receive window, and the master's bytes wait unacknowledged."""
+    from moosefs.followers import streams
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)

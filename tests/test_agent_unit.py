@@ -660,3 +660,37 @@ def test_a_monitor_reads_large_changelogs_in_turns_and_offers_nothing_meanwhile(
         assert call("monitor", env, timeout_ms=2000, interval_ms=11000).code == 0
     from moosefs.inspect import inspect
     assert _published_version(fake) == inspect(str(data), thorough=True).version
+
+
+def test_a_promote_that_fails_on_its_own_files_drops_its_score_through_stop_and_start(
+        fake, tmp_path):
+    """Synthetic files the inspection calls restorable but MooseFS cannot load: the
+    node must leave the election at once, or Pacemaker would retry it forever."""
+    cfgs = configs(tmp_path)
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 150))
+    env = base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS)
+    fake.set_score("p_mfs", "n1", 1000)  # a monitor's score from before
+    outcome = call("promote", env)
+    assert outcome.code == 1 and "restore failed" in outcome.reason, outcome
+    assert fake.score("p_mfs", "n1") is None
+    # Pacemaker's recovery (stop, start) and the next monitors keep it out.
+    assert call("stop", env).code == 0
+    marks = open(tmp_path / "run-n1" / "mfsha-p_mfs.yield").read()
+    assert "restore_failed=150:" in marks, marks
+    import subprocess
+    import sys
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time\n"
+                               "f = open(sys.argv[1], 'w'); fcntl.lockf(f, fcntl.LOCK_EX)\n"
+                               "print('locked', flush=True); time.sleep(60)\n",
+                               str(data / ".mfsmetalogger.lock")], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        assert call("monitor", env, interval_ms=11000).code == 0
+    finally:
+        holder.kill()
+        holder.wait(10)
+    assert fake.score("p_mfs", "n1") is None
+    assert fake.state().get("attr:mfsha-p_mfs-promotable:n1") == \
+        "no: its last promote failed on these files"
