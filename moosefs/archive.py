@@ -48,14 +48,33 @@ class Archiver:
                                % (self.folder, free >> 20, (needed + self.free_margin) >> 20))
 
     def store(self, data_path: str, names: list[str], label: str) -> str:
-        """Write `names` (files in data_path) into a new archive and return its path.
+        """Write `names` (regular files in data_path) into a new archive and return its
+        path. Each is opened without following links (moosefs.safedir): a link or any
+        other kind of file there is refused (ArchiveError naming it), so nothing from
+        outside data_path enters the archive.
 
         The originals are left in place; the caller removes or rewrites them.
         """
         import tarfile
+
+        from .safedir import SafeDir, UnsafeFile
         os.makedirs(self.folder, mode=0o750, exist_ok=True)
-        paths = [os.path.join(data_path, n) for n in names]
-        self.check_space(sum(os.path.getsize(p) for p in paths))
+        try:
+            with SafeDir(data_path) as folder:
+                opened = [(name, os.fdopen(folder.open_regular(name), "rb")) for name in names]
+        except UnsafeFile as error:
+            raise ArchiveError("refusing to archive %s" % error.strerror) from None
+        except OSError as error:
+            raise ArchiveError("cannot open %s for the archive: %s"
+                               % (data_path, error.strerror)) from None
+        try:
+            return self._write(opened, label, tarfile)
+        finally:
+            for _, stream in opened:
+                stream.close()
+
+    def _write(self, opened, label: str, tarfile) -> str:
+        self.check_space(sum(os.fstat(stream.fileno()).st_size for _, stream in opened))
         stamp = time.strftime("%Y%m%d-%H%M%S")
         final = os.path.join(self.folder, "%s%s-%s%s" % (ARCHIVE_PREFIX, stamp, label,
                                                          ARCHIVE_SUFFIX))
@@ -68,8 +87,8 @@ class Archiver:
         try:
             with open(temporary, "wb") as raw:
                 with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=1) as tar:
-                    for name, path in zip(names, paths):
-                        tar.add(path, arcname=name, recursive=False)
+                    for name, stream in opened:
+                        tar.addfile(tar.gettarinfo(arcname=name, fileobj=stream), stream)
                 raw.flush()
                 os.fsync(raw.fileno())
             os.rename(temporary, final)
@@ -111,27 +130,41 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-def truncate_at(path: str, offset: int) -> None:
-    """Keep bytes [0, offset) of the file."""
-    with open(path, "r+b") as stream:
-        stream.truncate(offset)
-        stream.flush()
-        os.fsync(stream.fileno())
+def truncate_at(folder, name: str, offset: int) -> None:
+    """Keep bytes [0, offset) of the file `name` in `folder` (a safedir.SafeDir)."""
+    fd = folder.open_regular(name, os.O_RDWR)
+    try:
+        os.ftruncate(fd, offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
-def drop_prefix(path: str, offset: int) -> None:
-    """Keep bytes [offset, end) of the file, replacing it atomically."""
-    temporary = path + ".mfsha-tmp"
-    stat = os.stat(path)
-    with open(path, "rb") as source, open(temporary, "wb") as target:
-        source.seek(offset)
-        while True:
-            block = source.read(1 << 20)
-            if not block:
-                break
-            target.write(block)
-        target.flush()
-        os.fsync(target.fileno())
-    os.chown(temporary, stat.st_uid, stat.st_gid)
-    os.chmod(temporary, stat.st_mode & 0o7777)
-    os.rename(temporary, path)
+def drop_prefix(folder, name: str, offset: int) -> None:
+    """Keep bytes [offset, end) of the file `name` in `folder` (a safedir.SafeDir),
+    replacing it atomically by a new file of the same owner and mode."""
+    source = folder.open_regular(name)
+    try:
+        status = os.fstat(source)
+        temporary, target = folder.create(".mfsha-tmp-")
+        try:
+            with os.fdopen(os.dup(source), "rb") as reader, os.fdopen(target, "wb") as writer:
+                reader.seek(offset)
+                while True:
+                    block = reader.read(1 << 20)
+                    if not block:
+                        break
+                    writer.write(block)
+                writer.flush()
+                os.fsync(writer.fileno())
+                os.fchown(writer.fileno(), status.st_uid, status.st_gid)
+                os.fchmod(writer.fileno(), status.st_mode & 0o7777)
+            folder.rename(temporary, name)
+        except BaseException:
+            try:
+                folder.unlink(temporary)
+            except OSError:
+                pass
+            raise
+    finally:
+        os.close(source)

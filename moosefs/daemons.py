@@ -27,7 +27,8 @@ def lock_owner(lock_path: str) -> int:
     import fcntl
     import struct
     try:
-        fd = os.open(lock_path, os.O_RDONLY)
+        # The lock file is in DATA_PATH: never through a link, never blocked by a FIFO.
+        fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return 0
     try:
@@ -42,8 +43,9 @@ def lock_owner(lock_path: str) -> int:
 
 
 def recorded_pid(lock_path: str) -> int:
+    from .safedir import open_regular
     try:
-        with open(lock_path) as stream:
+        with os.fdopen(open_regular(lock_path), "rb") as stream:
             text = stream.read(32).strip()
         return int(text) if text.isdigit() else 0
     except OSError:

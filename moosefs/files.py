@@ -68,7 +68,7 @@ def image_sections(path: str) -> list[str]:
     section by its length (a few seeks, no data read); [] for other formats."""
     sections = []
     try:
-        with open(path, "rb") as stream:
+        with _open_for_reading(path) as stream:
             if stream.read(8) != b"MFSM 2.0":
                 return []
             stream.seek(24)
@@ -89,7 +89,7 @@ def read_image(path: str) -> Image:
     name = os.path.basename(path)
     try:
         stat = os.stat(path)
-        with open(path, "rb") as stream:
+        with _open_for_reading(path) as stream:
             head = stream.read(24)
             tail = b""
             if stat.st_size >= 24 + len(EOF_MARKER):
@@ -168,6 +168,13 @@ class Changelog:
             self.name, self.first, self.last, self.partial_tail, self.segments)
 
 
+def _open_for_reading(path: str):
+    """A regular file opened without following a link and without blocking on a FIFO
+    (a name in DATA_PATH may hold anything WORKING_USER put there); OSError otherwise."""
+    from .safedir import open_regular
+    return os.fdopen(open_regular(path), "rb")
+
+
 _ID_PREFIX_BYTES = 32  # "18446744073709551615: " fits
 
 
@@ -212,7 +219,7 @@ def read_changelog(path: str, thorough: bool = False, scans: "ScanCache | None" 
     try:
         stat = os.stat(path)
         log.size = stat.st_size
-        with open(path, "rb") as stream:
+        with _open_for_reading(path) as stream:
             # Only the id of the first line is needed: a line may be 200 kB long.
             head = stream.read(_ID_PREFIX_BYTES)
             last_line, log.partial_tail = _last_complete_line(stream, log.size)
@@ -354,7 +361,7 @@ def find_line(path: str, change_id: int) -> bytes | None:
     """The complete line of change `change_id` in a changelog (None when absent). The
     last line is looked at first: a master's current change is there."""
     try:
-        with open(path, "rb") as stream:
+        with _open_for_reading(path) as stream:
             last, _ = _last_complete_line(stream, os.fstat(stream.fileno()).st_size)
             if _line_id(last) == change_id:
                 return last + b"\n"

@@ -19,6 +19,7 @@ IDS_DISAGREE = "ids-disagree"
 HOLE = "hole"
 INCOMPLETE = "incomplete"
 UNREADABLE = "unreadable"
+UNSAFE = "unsafe"  # a metadata file's name holds a link or another kind of file
 EMPTY = "empty"  # no metadata files at all: a brand-new node
 UNDECIDED = "undecided"  # the history rule cannot tell which files are the cluster's
 DIVERGED = "diverged"  # the files hold another change where the cluster's branch has its own
@@ -78,6 +79,28 @@ def list_files(data_path: str) -> tuple[list[str], list[str]]:
     images = [n for n in names if is_image_name(n) and os.path.isfile(os.path.join(data_path, n))]
     logs = [n for n in names if changelog_name(n)]
     return images, logs
+
+
+def unsafe_names(data_path: str) -> list[str]:
+    """Metadata and changelog names in data_path that are not plain regular files (a
+    link planted by whoever controls WORKING_USER, a FIFO, ...), described."""
+    import stat
+
+    from .safedir import kind_of
+    found = []
+    for name in sorted(os.listdir(data_path)):
+        if not (is_image_name(name) or changelog_name(name)):
+            continue
+        try:
+            status = os.lstat(os.path.join(data_path, name))
+        except OSError:
+            continue
+        if not stat.S_ISREG(status.st_mode):
+            found.append("%s is %s" % (os.path.join(data_path, name), kind_of(status.st_mode)))
+        elif status.st_nlink != 1:
+            found.append("%s has %d hard links" % (os.path.join(data_path, name),
+                                                   status.st_nlink))
+    return found
 
 
 def merge(images: list[Image], changelogs: list[Changelog]) -> tuple[int, Image | None, str]:
@@ -146,9 +169,14 @@ def inspect(data_path: str, thorough: bool = False, owner: tuple[int, set[int]] 
     one the restore reaches. `thorough` adds the branch proof (the fingerprint)."""
     result = Inspection(data_path)
     try:
+        unsafe = unsafe_names(data_path)
         image_names, log_names = list_files(data_path)
     except OSError as error:
         result.verdict, result.reason = UNREADABLE, "cannot list %s: %s" % (data_path, error.strerror)
+        return result
+    if unsafe:
+        result.verdict = UNSAFE
+        result.reason = "%s: refusing to act on it (move it away)" % "; ".join(unsafe)
         return result
     result.images = [read_image(os.path.join(data_path, n)) for n in image_names]
     result.changelogs = [read_changelog(os.path.join(data_path, n), thorough, scans)

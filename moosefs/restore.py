@@ -100,11 +100,10 @@ class Owner:
         return self.uid, self.gids
 
     def give(self, data_path: str) -> None:
-        os.chown(data_path, self.uid, self.gid)
-        for name in os.listdir(data_path):
-            path = os.path.join(data_path, name)
-            if os.path.isfile(path) and not os.path.islink(path):
-                os.chown(path, self.uid, self.gid)
+        """data_path and its regular files to WORKING_USER, never through a link."""
+        from .safedir import SafeDir
+        with SafeDir(data_path) as folder:
+            folder.give(self.uid, self.gid)
 
 
 class RestoreResult:
@@ -133,14 +132,19 @@ def apply_repairs(data_path: str, repairs: list[Repair], archiver: Archiver,
         archive = archiver.store(data_path, names, label)
     except ArchiveError as error:
         raise RestoreError(str(error)) from None
-    for repair in touched:
-        path = os.path.join(data_path, repair.name)
-        if repair.kind == Repair.SET_ASIDE:
-            os.unlink(path)  # its content is in `archive`
-        elif repair.kind == Repair.TRIM:
-            truncate_at(path, repair.offset)
-        elif repair.kind == Repair.CUT_PREFIX:
-            drop_prefix(path, repair.offset)
+    from .safedir import SafeDir, UnsafeFile
+    try:
+        with SafeDir(data_path) as folder:
+            for repair in touched:
+                if repair.kind == Repair.SET_ASIDE:
+                    folder.unlink(repair.name)  # its content is in `archive`
+                elif repair.kind == Repair.TRIM:
+                    truncate_at(folder, repair.name, repair.offset)
+                elif repair.kind == Repair.CUT_PREFIX:
+                    drop_prefix(folder, repair.name, repair.offset)
+    except UnsafeFile as error:
+        raise RestoreError("refusing to repair %s (the archive %s holds what was there)"
+                           % (error.strerror, archive)) from None
     return archive
 
 
@@ -151,9 +155,14 @@ def create_new(cfg: Config, deadline, owner: Owner, generation: gen.Generation,
     metadata.mfs.back until its first hourly dump, and metaloggers download it; a later
     MooseFS generation replaying changes onto that marker builds its own kind of new file
     system (see moosefs.generation.marker_trap)."""
-    path = os.path.join(cfg.data_path, RESTORED_NAME)
-    with open(path, "wb") as stream:
-        stream.write(NEW_SIGNATURE)
+    from .safedir import SafeDir
+    try:
+        with SafeDir(cfg.data_path) as folder:
+            with os.fdopen(folder.create_named(RESTORED_NAME, 0o640), "wb") as stream:
+                stream.write(NEW_SIGNATURE)
+    except FileExistsError:
+        raise RestoreError("%s appeared in %s while creating a new file system: refusing"
+                           % (RESTORED_NAME, cfg.data_path)) from None
     owner.give(cfg.data_path)
     if generation.method == gen.METARESTORE:
         # 1.6 starts on the marker

@@ -288,6 +288,21 @@ def test_fast_stop_ends_only_the_data_writer_and_loses_no_change(lab):
 def test_changes_below_the_image_with_a_gap_are_kept_out_of_the_replay(lab, tmp_path):
     """Raw `mfsmaster -a` refuses old changes below the image followed by a gap ("hole in
     change files"); the restore keeps them out (archived) and restores every change."""
+    a, b, files = metalogger_with_old_changes_before_a_gap(lab)
+    snapshot = str(tmp_path / "raw")
+    shutil.copytree(b.data, snapshot)
+    expected = master_version(a)
+    raw = raw_restore(lab, snapshot)
+    assert raw != expected and "failed" in str(raw), raw
+    result = promote(b, known=Known(expected, False))
+    assert result.version == expected and result.archive
+    lab.assert_files(files)
+
+
+def metalogger_with_old_changes_before_a_gap(lab):
+    """(master node a, killed; metalogger node b, stopped; the files written): b's
+    current changelog starts with old changes below its image and a gap, which the
+    restore cuts out (a Repair.CUT_PREFIX, a rewrite of the file by root)."""
     a = lab.node("a")
     promote(a, allow_create=True)
     lab.start_chunkserver()
@@ -319,11 +334,4 @@ def test_changes_below_the_image_with_a_gap_are_kept_out_of_the_replay(lab, tmp_
     shutil.chown(target, "mfs", "mfs")
     os.kill(a.master_pid(), 9)
     wait_until(lambda: not a.master_pid(), 10, what="master to die")
-    snapshot = str(tmp_path / "raw")
-    shutil.copytree(b.data, snapshot)
-    expected = master_version(a)
-    raw = raw_restore(lab, snapshot)
-    assert raw != expected and "failed" in str(raw), raw
-    result = promote(b, known=Known(expected, False))
-    assert result.version == expected and result.archive
-    lab.assert_files(files)
+    return a, b, files

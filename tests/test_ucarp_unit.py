@@ -57,21 +57,102 @@ def test_a_bad_config_value_is_named(tmp_path):
     assert done.returncode == 2 and "unknown setting PEER" in done.stderr
 
 
-def test_the_example_config_loads_with_its_peers():
-    settings = load(EXAMPLE)
+def secret_file(tmp_path, text: str = "a-shared-secret-of-the-test-peers", mode: int = 0o600):
+    path = tmp_path / "secret"
+    path.write_text(text + "\n")
+    os.chmod(path, mode)
+    return str(path)
+
+
+def example_with_secret(tmp_path, **changes: str) -> str:
+    """The example config with a secret file of the test's (and other `changes`)."""
+    import re
+    text = open(EXAMPLE).read()
+    if "SECRET_FILE" not in changes:
+        changes["SECRET_FILE"] = secret_file(tmp_path)
+    for key, value in changes.items():
+        text = re.sub(r"(?m)^%s =.*$" % key, "%s = %s" % (key, value), text)
+    path = tmp_path / "mfsha-ucarp.cfg"
+    path.write_text(text)
+    return str(path)
+
+
+def test_the_example_config_loads_with_its_peers(tmp_path):
+    settings = load(example_with_secret(tmp_path))
     assert settings.peers == ["192.168.10.11", "192.168.10.12", "192.168.10.13"]
     assert settings.port == 9429 and settings.number("SETTLE_TIME") == 1.5
     assert not settings.flag("ALLOW_DATA_LOSS")
 
 
-def test_freshness_line_round_trips_and_rejects_garbage():
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_a_secret_others_can_read_or_a_missing_one_is_refused(tmp_path):
+    readable = secret_file(tmp_path, mode=0o644)
+    with pytest.raises(SettingsError, match="only root can read"):
+        load(example_with_secret(tmp_path, SECRET_FILE=readable))
+    with pytest.raises(SettingsError, match="secret file /nonexistent/s: No such file"):
+        load(example_with_secret(tmp_path, SECRET_FILE="/nonexistent/s"))
+    done = run("status", example_with_secret(tmp_path, SECRET_FILE=readable))
+    assert done.returncode == 2 and "only root can read" in done.stderr
+
+
+def test_an_answer_counts_only_with_the_right_tag_and_nonce():
+    secret, nonce = b"s" * 20, "0123456789abcdef0123"
     answer = Answer(1234, 0xABC, "metalogger", 1200)
-    parsed = Answer.parse(answer.line().strip())
+    parsed = Answer.parse(answer.line(secret, nonce), secret, nonce)
     assert (parsed.version, parsed.metaid, parsed.role, parsed.mark) == (1234, 0xABC,
                                                                           "metalogger", 1200)
-    assert Answer.parse("SSH-2.0-OpenSSH") is None
-    assert Answer.parse("mfsha-ucarp version=x metaid=0 role=master mark=0") is None
-    assert Answer.parse("mfsha-ucarp version=1 metaid=0 role=king mark=0") is None
+    assert Answer.parse(answer.line(b"t" * 20, nonce), secret, nonce) is None  # another secret
+    assert Answer.parse(answer.line(secret, "f" * 20), secret, nonce) is None  # a replay
+    for poisoned in ("mfsha-ucarp version=0 metaid=0 role=none mark=99999999999",
+                     "mfsha-ucarp version=0 metaid=0 role=master mark=0",
+                     "SSH-2.0-OpenSSH", ""):
+        assert Answer.parse(poisoned, secret, nonce) is None
+    line = answer.line(secret, nonce)
+    assert Answer.parse(line.replace("mark=1200", "mark=9999"), secret, nonce) is None
+
+
+def test_a_peer_mark_counts_only_for_the_same_known_file_system(tmp_path):
+    from ucarp.hooks import learn_marks
+    mark = LocalMark(Settings("x", {"STATE_DIR": str(tmp_path)}))
+    learn_marks(mark, {"p": Answer(0, 0, "none", 10**9)}, 0xAB)       # 0 is not a wildcard
+    learn_marks(mark, {"p": Answer(500, 0xCD, "none", 10**9)}, 0xAB)  # another file system
+    learn_marks(mark, {"p": Answer(500, 0xAB, "none", 10**9)}, 0)     # ours unknown
+    assert mark.read().version == 0
+    learn_marks(mark, {"p": Answer(500, 0xAB, "metalogger", 700)}, 0xAB)
+    assert mark.read().version == 700
+
+
+def test_the_responder_answers_configured_peers_with_a_proof(tmp_path):
+    """serve() on loopback: a peer with the secret gets a proven answer; one with
+    another secret counts the responder as silent, and says so."""
+    import io
+    import threading
+    import time
+    from ocf.log import Logger
+    from ucarp.freshness import ask, serve
+    from ucarp.settings import load as load_settings
+
+    class Node:
+        def answer(self, mark):
+            return Answer(77, 0xAB, "metalogger", 70)
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cfg = example_with_secret(tmp_path, PEERS="127.0.0.1", FRESHNESS_PORT=str(port),
+                              STATE_DIR=str(tmp_path / "state"))
+    settings = load_settings(cfg)
+    log = Logger("t", "", {}, io.StringIO())
+    threading.Thread(target=serve, args=(settings, Node(), log), daemon=True).start()
+    secret = settings.secret()
+    deadline = time.monotonic() + 5
+    answer, why = None, ""
+    while answer is None and time.monotonic() < deadline:
+        answer, why = ask("127.0.0.1", port, 1.0, secret)
+        time.sleep(0.05)
+    assert answer is not None and answer.version == 77, why
+    wrong, why = ask("127.0.0.1", port, 1.0, b"another-secret-entirely")
+    assert wrong is None and "without a valid tag" in why
 
 
 def test_local_mark_only_rises_except_at_promotion(tmp_path):
@@ -130,3 +211,48 @@ def test_refusal_of_an_empty_node():
 def test_is_local():
     assert is_local("127.0.0.1")
     assert not is_local("192.0.2.77")  # TEST-NET-1, never assigned here
+
+
+def test_the_responder_ignores_other_addresses_and_inspects_at_most_once_a_second(tmp_path):
+    import io
+    import socket
+    import threading
+    import time
+    from ocf.log import Logger
+    from ucarp.freshness import ask, serve
+    from ucarp.settings import load as load_settings
+
+    class Node:
+        inspections = 0
+
+        def answer(self, mark):
+            Node.inspections += 1
+            return Answer(77, 0xAB, "metalogger", 70)
+
+    def started(peers: str) -> tuple[int, bytes]:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        folder = tmp_path / peers.replace(" ", "_")
+        folder.mkdir()
+        settings = load_settings(example_with_secret(
+            folder, PEERS=peers, BIND_ADDRESS="127.0.0.1", FRESHNESS_PORT=str(port)))
+        log = Logger("t", "", {}, io.StringIO())
+        threading.Thread(target=serve, args=(settings, Node(), log), daemon=True).start()
+        until = time.monotonic() + 5
+        while time.monotonic() < until:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        return port, settings.secret()
+
+    port, secret = started("127.0.0.9")  # the asker (127.0.0.1) is not a peer
+    answer, why = ask("127.0.0.1", port, 1.0, secret)
+    assert answer is None and why == "no answer"
+    port, secret = started("127.0.0.1")
+    before = Node.inspections
+    replies = [ask("127.0.0.1", port, 1.0, secret)[0] for _ in range(30)]
+    assert all(r is not None and r.version == 77 for r in replies)
+    assert Node.inspections - before <= 3  # 30 questions in well under 3 s

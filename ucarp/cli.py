@@ -35,7 +35,7 @@ def status(settings) -> str:
                  found.version, found.metaid) if found.restorable else "none: " + found.summary()),
              "high-water mark: %s" % ("version %d, reached by %s" % (
                  version, "this node's master" if here else "a peer") if version else "none")]
-    for peer, answer in sorted(ask_peers(settings).items()):
+    for peer, answer in sorted(ask_peers(settings, logger(settings)).items()):
         lines.append("peer %s: %s" % (peer, "no answer" if answer is None else
                                        "version %d, %s, mark %d" % (answer.version, answer.role,
                                                                     answer.mark)))

@@ -1,19 +1,29 @@
 """How fresh this node's metadata is, told to peers, and asked of them.
 
-Every node runs `mfsha-ucarp serve`: one line per TCP connection on FRESHNESS_PORT,
-  mfsha-ucarp version=V metaid=HEX role=master|metalogger|none mark=V
+Every node runs `mfsha-ucarp serve`, which answers the configured peers on
+FRESHNESS_PORT of this node's own peer address. A question and its answer are one line
+each:
+  mfsha-ucarp/2 ask nonce=N
+  mfsha-ucarp/2 version=V metaid=HEX role=master|metalogger|none mark=V nonce=N tag=T
 where `version` is what this node's files restore to (moosefs.inspect, 0: nothing
-restorable) and `mark` its local high-water mark. The up hook asks every peer with a
-short timeout; a peer that does not answer in time is left out (it may be down).
+restorable), `mark` its local high-water mark, N a fresh random value of the asker and T
+the HMAC-SHA256, under the shared secret (SECRET_FILE), of the answer before " tag=".
+An answer whose tag or nonce is not right counts as no answer, never as a peer's state:
+whoever else can listen on a peer's port (it is unprivileged) or take a dead peer's
+address learns nothing and can make a peer look silent, nothing more. The up hook asks
+every peer with a short timeout; a peer that does not answer in time is left out.
 
 The local high-water mark is the highest version this node knows a master reached: its
 own master's, at promotion and at the clean stop; its own metalogger files' (a master
-elsewhere came later); and any version or mark a peer of the same file system answered. Without a cluster this is as far as one node can know.
+elsewhere came later); and any version or mark an authenticated peer of the same file
+system (the same metadata id, never 0) answered.
 """
 from __future__ import annotations
 
+import hmac
 import socket
 import threading
+import time
 from typing import NamedTuple
 
 from ocf.state import StateFile
@@ -21,6 +31,30 @@ from ocf.state import StateFile
 from .settings import Settings
 
 ROLES = ("master", "metalogger", "none")
+PROTOCOL = "mfsha-ucarp/2"
+QUESTION_BYTES = 128     # a question is one short line
+ANSWER_BYTES = 512
+QUESTION_SECONDS = 2.0   # a connection that asks nothing in this time is closed
+ANSWER_REUSE_SECONDS = 1.0  # at most one inspection per this many seconds, however asked
+MAX_CONVERSATIONS = 8    # answered at once; more are closed at once
+
+
+def _tag(secret: bytes, body: str) -> str:
+    import hashlib
+    return hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
+
+
+def question(nonce: str) -> bytes:
+    return ("%s ask nonce=%s\n" % (PROTOCOL, nonce)).encode()
+
+
+def parse_question(data: bytes) -> str | None:
+    """The nonce of a well-formed question, else None."""
+    words = data.decode("ascii", "replace").split()
+    if len(words) != 3 or words[:2] != [PROTOCOL, "ask"] or not words[2].startswith("nonce="):
+        return None
+    nonce = words[2][len("nonce="):]
+    return nonce if 16 <= len(nonce) <= 64 and nonce.isalnum() else None
 
 
 class Answer:
@@ -32,14 +66,21 @@ class Answer:
         self.role = role
         self.mark = mark
 
-    def line(self) -> str:
-        return "mfsha-ucarp version=%d metaid=%016X role=%s mark=%d\n" % (
-            self.version, self.metaid, self.role, self.mark)
+    def line(self, secret: bytes, nonce: str) -> str:
+        body = "%s version=%d metaid=%016X role=%s mark=%d nonce=%s" % (
+            PROTOCOL, self.version, self.metaid, self.role, self.mark, nonce)
+        return "%s tag=%s\n" % (body, _tag(secret, body))
 
     @classmethod
-    def parse(cls, text: str) -> "Answer | None":
-        fields = dict(item.split("=", 1) for item in text.split()[1:] if "=" in item)
-        if not text.startswith("mfsha-ucarp ") or fields.get("role") not in ROLES:
+    def parse(cls, text: str, secret: bytes, nonce: str) -> "Answer | None":
+        """The answer to the question with `nonce`, when its tag proves it; else None."""
+        body, sep, tag = text.strip().rpartition(" tag=")
+        if not sep or not hmac.compare_digest(_tag(secret, body), tag):
+            return None
+        words = body.split()
+        fields = dict(item.split("=", 1) for item in words[1:] if "=" in item)
+        if words[:1] != [PROTOCOL] or fields.get("nonce") != nonce or \
+                fields.get("role") not in ROLES:
             return None
         try:
             return cls(int(fields["version"]), int(fields["metaid"], 16), fields["role"],
@@ -48,6 +89,8 @@ class Answer:
             return None
 
     def same_filesystem(self, metaid: int) -> bool:
+        """The same file system, known on both sides (for ranking: an empty peer's 0
+        says nothing, and a fresher peer of an unknown file system still blocks)."""
         return not metaid or not self.metaid or metaid == self.metaid
 
 
@@ -130,23 +173,80 @@ class Node:
                       mark.read().version)
 
 
+class Responder:
+    """What `serve` tells: one inspection per ANSWER_REUSE_SECONDS at most, however
+    many questions come."""
+
+    def __init__(self, node: Node, mark: "LocalMark") -> None:
+        self.node = node
+        self.mark = mark
+        self.lock = threading.Lock()
+        self.cached: Answer | None = None
+        self.cached_at = 0.0
+
+    def current(self) -> Answer:
+        with self.lock:
+            if self.cached is None or time.monotonic() - self.cached_at >= ANSWER_REUSE_SECONDS:
+                self.cached, self.cached_at = self.node.answer(self.mark), time.monotonic()
+            return self.cached
+
+
 def serve(settings: Settings, node: Node, log) -> None:
-    """Answer peers until killed (`mfsha-ucarp serve`)."""
+    """Answer the configured peers until killed (`mfsha-ucarp serve`)."""
     import socketserver
-    mark = LocalMark(settings)
+    secret = settings.secret()
+    allowed = peer_addresses(settings)
+    address = settings.bind_address()
+    responder = Responder(node, LocalMark(settings))
+    slots = threading.BoundedSemaphore(MAX_CONVERSATIONS)
 
     class Handler(socketserver.BaseRequestHandler):
         def handle(self) -> None:
+            who = self.client_address[0]
+            if who not in allowed:
+                return  # not a configured peer: closed without a word
+            if not slots.acquire(blocking=False):
+                return
             try:
-                self.request.sendall(node.answer(mark).line().encode())
+                self.request.settimeout(QUESTION_SECONDS)
+                nonce = parse_question(_read_line(self.request, QUESTION_BYTES))
+                if nonce is not None:
+                    self.request.sendall(responder.current().line(secret, nonce).encode())
             except Exception as error:  # one peer's question must not end the responder
-                log.warning("answering %s failed: %s" % (self.client_address[0], error))
+                log.warning("answering %s failed: %s" % (who, error))
+            finally:
+                slots.release()
 
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    socketserver.ThreadingTCPServer.daemon_threads = True
-    with socketserver.ThreadingTCPServer(("", settings.port), Handler) as server:
-        log.info("answering freshness on port %d" % settings.port)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    server_class = type("Server", (socketserver.ThreadingTCPServer,),
+                        {"address_family": family, "allow_reuse_address": True,
+                         "daemon_threads": True})
+    with server_class((address, settings.port), Handler) as server:
+        log.info("answering freshness on %s port %d to %s" % (address, settings.port,
+                                                              ", ".join(sorted(allowed))))
         server.serve_forever()
+
+
+def peer_addresses(settings: Settings) -> set[str]:
+    """Every address the configured peers resolve to."""
+    found = set()
+    for peer in settings.peers:
+        try:
+            found |= {info[4][0] for info in socket.getaddrinfo(peer, None,
+                                                                type=socket.SOCK_STREAM)}
+        except OSError:
+            continue
+    return found
+
+
+def _read_line(sock, limit: int) -> bytes:
+    data = b""
+    while not data.endswith(b"\n") and len(data) < limit:
+        chunk = sock.recv(limit - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def is_local(address: str) -> bool:
@@ -160,35 +260,47 @@ def is_local(address: str) -> bool:
         return False
 
 
-def ask(peer: str, port: int, timeout: float) -> Answer | None:
+def ask(peer: str, port: int, timeout: float, secret: bytes) -> tuple[Answer | None, str]:
+    """(the peer's proven answer or None, why there is none)."""
+    import secrets
+    nonce = secrets.token_hex(16)
     try:
         with socket.create_connection((peer, port), timeout=timeout) as sock:
             sock.settimeout(timeout)
-            data = b""
-            while not data.endswith(b"\n") and len(data) < 512:
-                chunk = sock.recv(512)
-                if not chunk:
-                    break
-                data += chunk
-    except OSError:
-        return None
-    return Answer.parse(data.decode("ascii", "replace").strip())
+            sock.sendall(question(nonce))
+            data = _read_line(sock, ANSWER_BYTES)
+    except OSError as error:
+        return None, "no answer (%s)" % (error.strerror or error or "timed out")
+    if not data:
+        return None, "no answer"
+    answer = Answer.parse(data.decode("ascii", "replace"), secret, nonce)
+    if answer is None:
+        return None, "an answer without a valid tag (another secret, or not mfsha-ucarp)"
+    return answer, ""
 
 
-def ask_peers(settings: Settings) -> dict[str, Answer | None]:
-    """Every peer's answer (None: no answer in QUERY_TIMEOUT), asked side by side."""
+def ask_peers(settings: Settings, log=None) -> dict[str, Answer | None]:
+    """Every peer's answer (None: none in QUERY_TIMEOUT, or not proven), asked side by
+    side; why a peer counts as silent goes to `log`."""
     peers = [p for p in settings.peers if not _resolves_locally(p)]
-    answers: dict[str, Answer | None] = {}
+    replies: dict[str, tuple[Answer | None, str]] = {}
     timeout = settings.number("QUERY_TIMEOUT")
+    secret = settings.secret()
 
     def one(peer: str) -> None:
-        answers[peer] = ask(peer, settings.port, timeout)
+        replies[peer] = ask(peer, settings.port, timeout, secret)
     threads = [threading.Thread(target=one, args=(p,), daemon=True) for p in peers]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout + 1)
-    return {peer: answers.get(peer) for peer in peers}
+    answers = {}
+    for peer in peers:
+        answer, why = replies.get(peer, (None, "no answer in time"))
+        if answer is None and log is not None and why.startswith("an answer"):
+            log.warning("peer %s counts as silent: %s" % (peer, why))
+        answers[peer] = answer
+    return answers
 
 
 def _resolves_locally(peer: str) -> bool:

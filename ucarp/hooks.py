@@ -59,10 +59,11 @@ def refusal(found, answers: dict[str, Answer | None], mark: Mark,
 
 
 def learn_marks(mark: LocalMark, answers: dict[str, Answer | None], metaid: int) -> None:
-    """A version a peer holds or knows a master reached raises the local mark."""
+    """A version an authenticated peer of this very file system (the same metadata id,
+    known on both sides) holds or knows a master reached raises the local mark."""
     for answer in answers.values():
-        if answer and answer.same_filesystem(metaid):
-            mark.raise_to(max(answer.version, answer.mark), answer.metaid or metaid, here=False)
+        if answer and metaid and answer.metaid == metaid:
+            mark.raise_to(max(answer.version, answer.mark), metaid, here=False)
 
 
 class Hooks:
@@ -160,7 +161,7 @@ class Hooks:
         """The peers' answers, logged; what they hold or know raises the local mark first,
         so that this node's files are read with the cluster's history as far as known."""
         with self.log.step("peers") as step:
-            answers = ask_peers(self.settings)
+            answers = ask_peers(self.settings, self.log)
             step.note = ", ".join("%s %s" % (p, "no answer" if a is None else "version %d %s"
                                              % (a.version, a.role))
                                   for p, a in sorted(answers.items())) or "none configured"
@@ -238,11 +239,14 @@ def up(hooks: Hooks) -> None:
         why = hooks.become_master()
     except Exception as error:  # the worker has no caller: log, step down, hand on
         hooks.log.error("becoming the master failed: %s" % error)
-        try:
-            hooks.step_down()
-        except Exception as again:
-            hooks.log.error("stepping down failed too: %s" % again)
         why, code = str(error), 1
+        try:
+            # Under the lock, or not at all: without it another hook may be restoring
+            # or starting the master on this DATA_PATH right now.
+            with hooks.locked(hooks.settings.number("STOP_TIMEOUT")):
+                hooks.step_down()
+        except Exception as again:
+            hooks.log.error("not stepping down: %s" % again)
     if why and ucarp:
         hooks.log.info("asking ucarp (pid %d) to give %s up" % (ucarp, hooks.vip))
         os.kill(ucarp, signal.SIGUSR2)

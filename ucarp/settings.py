@@ -12,6 +12,8 @@ DEFAULTS = {
     "METALOGGER_CFG": "/etc/mfs/mfsmetalogger.cfg",
     "PEERS": "",                 # every node's address or name; this node's own is skipped
     "FRESHNESS_PORT": "9429",     # where `mfsha-ucarp serve` answers on every node
+    "BIND_ADDRESS": "",           # where it listens; default: this node's own address in PEERS
+    "SECRET_FILE": "/etc/mfs/mfsha-ucarp.secret",  # the peers' shared secret, root-only
     "QUERY_TIMEOUT": "0.5",       # seconds to wait for one peer's answer
     "VIP_PREFIX": "32",
     "SETTLE_TIME": "1.5",         # at least ucarp's --advbase: see ucarp.hooks
@@ -59,6 +61,46 @@ class Settings:
     def port(self) -> int:
         return int(self.number("FRESHNESS_PORT"))
 
+    def secret(self) -> bytes:
+        """The shared secret: a file of root's that nobody else may read or write."""
+        import stat
+        path = self.text("SECRET_FILE")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as error:
+            raise SettingsError("secret file %s: %s (create it: head -c 32 /dev/urandom | "
+                                "base64 > %s; chmod 600 %s)" % (path, error.strerror, path,
+                                                               path)) from None
+        with os.fdopen(fd, "rb") as stream:
+            status = os.fstat(stream.fileno())
+            if not stat.S_ISREG(status.st_mode) or status.st_uid != 0 or \
+                    status.st_mode & 0o077:
+                raise SettingsError("secret file %s must be a regular file of root's that "
+                                    "only root can read (chown root %s; chmod 600 %s)"
+                                    % (path, path, path))
+            secret = stream.read(4096).strip()
+        if len(secret) < 16:
+            raise SettingsError("secret file %s holds fewer than 16 bytes" % path)
+        return secret
+
+    def bind_address(self) -> str:
+        """BIND_ADDRESS, or the one address of PEERS that is this node's."""
+        import socket
+        if self.text("BIND_ADDRESS"):
+            return check_address(self.text("BIND_ADDRESS"))
+        from .freshness import is_local
+        for peer in self.peers:
+            try:
+                addresses = {info[4][0] for info in socket.getaddrinfo(peer, None,
+                                                                       type=socket.SOCK_STREAM)}
+            except OSError:
+                continue
+            local = sorted(a for a in addresses if is_local(a))
+            if local:
+                return local[0]
+        raise SettingsError("%s: none of PEERS is this node's address: add it, or set "
+                            "BIND_ADDRESS" % self.path)
+
 
 def load(path: str) -> Settings:
     """The hook config with its defaults; a missing file or a bad value is SettingsError."""
@@ -76,6 +118,7 @@ def load(path: str) -> Settings:
     for key in ("FRESHNESS_PORT", "QUERY_TIMEOUT", "START_TIMEOUT", "STOP_TIMEOUT", "VIP_PREFIX",
                 "SETTLE_TIME"):
         settings.number(key)
+    settings.secret()
     return settings
 
 

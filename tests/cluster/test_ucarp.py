@@ -111,3 +111,51 @@ def test_a_refused_restore_hands_the_address_on(lab):
     assert "asking ucarp" in log
     assert "node3" not in lab.vip_holders() and "node3" not in lab.masters()
     assert client.verify() == []
+
+
+POISONED = ["mfsha-ucarp version=0 metaid=0 role=none mark=999999999",
+            "mfsha-ucarp version=0 metaid=0 role=master mark=0",
+            "mfsha-ucarp/2 version=0 metaid=0 role=master mark=999999999 nonce=x tag=00",
+            ""]  # accepts and never answers
+
+
+def test_a_fake_responder_and_a_wrong_secret_move_no_mark(lab):
+    """node3's responder is replaced by a listener of an unprivileged user answering
+    poisoned lines, node1 has another secret: when the master's node crashes, node1
+    (CARP's next winner) counts both peers as silent, says so, and becomes the master
+    with its own files; no node's mark takes the poisoned values."""
+    client = lab.client_helper
+    site = lab.site
+    if not lab.pid1("node1"):
+        lab.boot("node1")
+        site.start("node1")
+    old = site.settle(90)
+    assert old == "node2", old
+    wait_for(lambda: all(metalogger_runs(lab, n) for n in ("node1", "node3")), 60, 0.2,
+             "the metaloggers of node1 and node3")
+    client.write("before-poison", 30)
+    sc.replicated(lab, old, ["node1", "node3"], timeout=60)
+    site.stop_responder("node3")
+    site.fake_responder("node3", POISONED)
+    site.write_secret("node1", "another-secret-that-no-peer-has")
+    site.stop_responder("node1")
+    site.start_responder("node1")
+    try:
+        lab.crash(old)
+        assert site.settle(90) == "node1"
+        log = site.log("node1")
+        assert "peer %s counts as silent: an answer without a valid tag" % lab.ip("node3") \
+            in log, log[-3000:]
+        reached = sc.logged_version(lab, "node1", True)
+        assert all(site.mark(n) <= reached for n in ("node1", "node3")), \
+            {n: site.mark(n) for n in lab.nodes}
+        assert client.verify() == []
+        client.write("after-poison", 20)
+        assert client.verify() == []
+    finally:
+        site.stop_responder("node3")
+        site.start_responder("node3")
+        from lab.ucarp import SECRET
+        site.write_secret("node1", SECRET)
+        site.stop_responder("node1")
+        site.start_responder("node1")
