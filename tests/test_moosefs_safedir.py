@@ -135,8 +135,7 @@ def test_a_promote_with_links_planted_at_every_name_root_touches(lab, outside):
                                          promote)
     a, b, files = metalogger_with_old_changes_before_a_gap(lab)
     data = pathlib.Path(b.data)
-    for name in ("changelog_ml.0.mfs.mfsha-tmp", ".mfsha-tmp-0", "metadata.mfs.tmp",
-                 "stats.mfs", "evil"):
+    for name in ("changelog_ml.0.mfs.mfsha-tmp", ".mfsha-tmp-0", "stats.mfs", "evil"):
         plant(data, name, outside[0])
     expected = master_version(a)
     result = promote(b, known=Known(expected, False))
