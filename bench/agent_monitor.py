@@ -40,12 +40,16 @@ def measure(base: str, lab) -> None:
                              OCF_RESKEY_metalogger_cfg=node.metalogger_cfg,
                              OCF_RESKEY_allow_new_filesystem="true",
                              HA_RSCTMP=os.path.join(base, "run-" + name), **CLONE_META)
-        assert call("start", envs[name]).code == 0
-    assert call("promote", envs["a"]).code == 0
     stubs = stub_tools(base)
+    with_stubs = {"PATH": stubs + ":" + envs["a"]["PATH"]}
+    for name in ("a", "b"):
+        assert call("start", dict(envs[name], **with_stubs)).code == 0
+    assert call("promote", dict(envs["a"], **with_stubs)).code == 0
     print("runs per figure: %d" % RUNS)
-    for label, extra in (("no cluster", {}),
-                         ("steady state", {"PATH": stubs + ":" + envs["a"]["PATH"]})):
+    # "no cluster": as under ocf-tester, no Pacemaker called the agent, so a failed tool
+    # means "no cluster here" (ocf.attributes.cluster_expected)
+    alone = {"OCF_RESKEY_crm_feature_set": ""}
+    for label, extra in (("no cluster", alone), ("steady state", with_stubs)):
         promoted = time_process([AGENT, "monitor"], dict(envs["a"], **extra), RUNS)
         unpromoted = time_process([AGENT, "monitor"], dict(
             envs["b"], OCF_RESKEY_CRM_meta_interval="11000", **extra), RUNS)
@@ -62,19 +66,19 @@ def measure(base: str, lab) -> None:
                 times = time_process([agent, action], dummy_env, RUNS)
                 print(row("%s %s (ratio to ours)" % (label, action), times,
                           statistics.median(ours)))
-    print_promote_cycles(envs["a"])
+    print_promote_cycles(envs["a"], with_stubs["PATH"])
     for name in ("a", "b"):
         call("stop", envs[name])
 
 
-def print_promote_cycles(env: dict[str, str], cycles: int = 3) -> None:
+def print_promote_cycles(env: dict[str, str], stubs_path: str, cycles: int = 3) -> None:
     """Demote and promote the master again (tiny metadata): the agent's whole promote,
     as Pacemaker would time it, and the steps it logged."""
     promotes, demotes = [], []
     for _ in range(cycles):
         for action, times in (("demote", demotes), ("promote", promotes)):
             started = time.perf_counter()
-            outcome = call(action, dict(env, PCMK_logfacility="none"))
+            outcome = call(action, dict(env, PCMK_logfacility="none", PATH=stubs_path))
             times.append((time.perf_counter() - started) * 1000)
             assert outcome.code == 0, outcome
             steps = outcome.stderr

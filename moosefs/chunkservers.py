@@ -9,7 +9,6 @@ a chunk whose copies are all on such a server gets no locations and waits 10 s
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
 
 CLTOMA_CSERV_LIST = 500
 MATOCL_CSERV_LIST = 501
@@ -30,10 +29,22 @@ class Refused(ListError):
     """Nothing listens at that address."""
 
 
-class Chunkserver(NamedTuple):
-    address: str   # ip:port its clients use
-    connected: bool
-    maintenance: bool
+class Chunkserver:
+    __slots__ = ("address", "connected", "maintenance")
+
+    def __init__(self, address: str, connected: bool, maintenance: bool) -> None:
+        self.address = address  # ip:port its clients use
+        self.connected = connected
+        self.maintenance = maintenance
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Chunkserver) and (self.address, self.connected,
+                                                   self.maintenance) == (
+            other.address, other.connected, other.maintenance)
+
+    def __repr__(self) -> str:
+        return "Chunkserver(%r, connected=%s, maintenance=%s)" % (
+            self.address, self.connected, self.maintenance)
 
 
 def listed(host: str, port: int, major: int, timeout: float = 1.0) -> list[Chunkserver]:

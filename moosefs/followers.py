@@ -4,24 +4,28 @@ A metalogger streams every change from the master's MATOML_LISTEN_PORT, without
 acknowledging anything to MooseFS; only TCP acknowledges. A stream whose bytes the
 peer's kernel does not acknowledge (the peer is cut off, frozen with a full receive
 window, or dead) has unacknowledged bytes and a running retransmission or
-zero-window timer (/proc/net/tcp: tx_queue, tr, retrnsmt). Reading the table is a
-file read, cheap enough for every Promoted monitor.
+zero-window timer. The kernel tells this through its socket-diagnostics netlink
+interface (sock_diag, as `ss` asks it: 2 ms here) or, where that is not available,
+/proc/net/tcp (4 ms: it is formatted as text), both cheap enough for every Promoted
+monitor.
 """
 from __future__ import annotations
-
-from typing import NamedTuple
 
 _ESTABLISHED = "01"
 _TIMER_RETRANSMIT = 1
 _TIMER_ZERO_WINDOW = 4
-_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
+# MooseFS listens on IPv4 only; each table read walks the kernel's whole socket hash.
+_TABLES = ("/proc/net/tcp",)
 
 
-class Stream(NamedTuple):
-    peer: str          # ip:port of the metalogger
-    unacked: int       # bytes sent and not acknowledged
-    retransmits: int   # retransmissions (or zero-window probes) without an answer
-    timer: int         # the socket's running timer (/proc/net/tcp "tr")
+class Stream:
+    __slots__ = ("peer", "unacked", "retransmits", "timer")
+
+    def __init__(self, peer: str, unacked: int, retransmits: int, timer: int) -> None:
+        self.peer = peer                # ip:port of the metalogger
+        self.unacked = unacked          # bytes sent and not acknowledged
+        self.retransmits = retransmits  # retransmissions (or zero-window probes) unanswered
+        self.timer = timer              # the socket's running timer (/proc/net/tcp "tr")
 
     @property
     def stalled(self) -> bool:
@@ -29,8 +33,59 @@ class Stream(NamedTuple):
         return self.unacked > 0 and (self.retransmits > 0 or self.timer == _TIMER_ZERO_WINDOW)
 
 
-def streams(port: int, tables: tuple[str, ...] = _TABLES) -> list[Stream]:
+def streams(port: int) -> list[Stream]:
     """Established connections to local TCP port `port` (the master's metalogger port)."""
+    try:
+        return _diag_streams(port)
+    except OSError:
+        return _proc_streams(port)
+
+
+_SOCK_DIAG = 4             # NETLINK_SOCK_DIAG
+_BY_FAMILY = 20            # SOCK_DIAG_BY_FAMILY
+_DUMP_REQUEST = 0x301      # NLM_F_REQUEST | NLM_F_DUMP
+_DONE, _ERROR = 3, 2       # NLMSG_DONE, NLMSG_ERROR
+_ESTABLISHED_BIT = 1 << 1  # TCPF_ESTABLISHED
+
+
+def _diag_streams(port: int) -> list[Stream]:
+    """The established IPv4 TCP sockets of local port `port`, from sock_diag
+    (linux/inet_diag.h: inet_diag_req_v2 out, inet_diag_msg back)."""
+    import _socket
+    import struct
+    request = struct.pack("=BBBBI", _socket.AF_INET, _socket.IPPROTO_TCP, 0, 0,
+                          _ESTABLISHED_BIT) + bytes(48)
+    header = struct.pack("=IHHII", 16 + len(request), _BY_FAMILY, _DUMP_REQUEST, 1, 0)
+    sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM, _SOCK_DIAG)
+    found = []
+    try:
+        sock.settimeout(2.0)
+        sock.sendall(header + request)
+        while True:
+            data = sock.recv(1 << 16)
+            at = 0
+            while at + 16 <= len(data):
+                length, kind = struct.unpack_from("=IH", data, at)
+                if kind == _DONE:
+                    return found
+                if kind == _ERROR or length < 16:
+                    raise OSError("sock_diag answered an error")
+                body = at + 16
+                timer, retransmits = struct.unpack_from("=BB", data, body + 2)
+                local_port, peer_port = struct.unpack_from(">HH", data, body + 4)
+                peer = ".".join(str(b) for b in data[body + 24:body + 28])
+                unacked = struct.unpack_from("=I", data, body + 60)[0]  # idiag_wqueue
+                if local_port == port:
+                    found.append(Stream("%s:%d" % (peer, peer_port), unacked, retransmits,
+                                        timer))
+                at += (length + 3) & ~3
+            if not data:
+                return found
+    finally:
+        sock.close()
+
+
+def _proc_streams(port: int, tables: tuple[str, ...] = _TABLES) -> list[Stream]:
     found = []
     for table in tables:
         try:

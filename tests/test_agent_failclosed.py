@@ -152,6 +152,9 @@ def test_a_stream_the_peer_does_not_read_shows_as_stalled():
                    what="the zero-window probe")
         stalled = streams(port)[0]
         assert stalled.unacked > 0 and stalled.peer == "127.0.0.1:%d" % reader.getsockname()[1]
+        # the fallback reading (/proc/net/tcp) tells the same
+        from moosefs.followers import _proc_streams
+        assert [(s.peer, s.stalled) for s in _proc_streams(port)] == [(stalled.peer, True)]
     finally:
         for sock in (reader, sender, listener):
             sock.close()

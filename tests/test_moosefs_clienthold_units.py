@@ -85,8 +85,8 @@ def test_an_unknown_generation_has_no_list_format():
 def test_the_wait_gives_the_others_a_bounded_time_once_one_is_back(monkeypatch):
     from moosefs import chunkservers
     a, b = (chunkservers.Chunkserver(n, False, False) for n in ("10.0.0.5:9422", "10.0.0.6:9422"))
-    lists = iter([[a, b], [a, b], [a._replace(connected=True), b]])
-    monkeypatch.setattr(chunkservers, "listed", lambda *args: next(lists, [a._replace(connected=True), b]))
+    lists = iter([[a, b], [a, b], [chunkservers.Chunkserver(a.address, True, False), b]])
+    monkeypatch.setattr(chunkservers, "listed", lambda *args: next(lists, [chunkservers.Chunkserver(a.address, True, False), b]))
     clock = {"now": 1000.0}
     monkeypatch.setattr("time.time", lambda: clock["now"])
     monkeypatch.setattr("time.sleep", lambda seconds: clock.update(now=clock["now"] + seconds))
