@@ -19,7 +19,7 @@ from ocf.codes import ClusterUnreachable, OCFError
 from ocf.dispatch import Context, main
 from ocf.metadata import Action, AgentInfo
 from ocf.params import BOOLEAN, INTEGER, Parameter
-from ocf.state import JsonFile, StateFile, rsc_tmp
+from ocf.state import StateFile, ValueFile, rsc_tmp
 
 from .election import (BEST_SCORE, CHANGE_TOLERANCE, FORCED_SCORE, NOTHING, PROMOTED_SCORE,
                        Freshness, judge, lag_text, moved, parse_all, promotable_text, rank)
@@ -240,7 +240,7 @@ def reading_budget(ctx: Context) -> float:
 def scan_cache(ctx: Context, budget_s: float | None = None):
     """(its file, the cache) of what inspections here read of the changelogs."""
     from moosefs.files import ScanCache
-    store = JsonFile(rsc_tmp(ctx.env.environ), "mfsha-%s.scans" % ctx.env.resource_name)
+    store = ValueFile(rsc_tmp(ctx.env.environ), "mfsha-%s.scans" % ctx.env.resource_name)
     until = time.monotonic() + budget_s if budget_s is not None else None
     return store, ScanCache(store.read(), until)
 
@@ -616,7 +616,7 @@ def keep_promoted(ctx: Context, site: Site, state: StateFile, remembered: dict[s
     if not remembered.get("promoted"):
         adopt_master(ctx, site, state)
         return
-    lagging = standbys_lagging(ctx, site, remembered)
+    lagging = standbys_lagging(ctx, site, state, remembered)
     if lagging != remembered.get("lagging", ""):
         (ctx.log.warning if lagging else ctx.log.info)(
             "standbys: %s" % (lagging + "; the high-water mark follows the master"
@@ -642,12 +642,20 @@ def keep_promoted(ctx: Context, site: Site, state: StateFile, remembered: dict[s
         state.update(hwm_checked_at="%d" % time.time())
 
 
-def standbys_lagging(ctx: Context, site: Site, remembered: dict[str, str]) -> str:
+def standbys_lagging(ctx: Context, site: Site, state: StateFile,
+                     remembered: dict[str, str]) -> str:
     """Why the standbys may not hold every change ("" when they do): fewer metalogger
-    streams keep up than the standbys the promote knew (at least one)."""
-    from moosefs.followers import keeping_up
+    streams keep up than the standbys the promote knew (at least one). The streams
+    found are remembered, so that the next monitor looks up just those."""
+    from moosefs.followers import check
     expected = max(1, len(remembered.get("expected_peers", "").split()))
-    good, stalled = keeping_up(site.master_cfg.integer("MATOML_LISTEN_PORT"))
+    found = check(site.master_cfg.integer("MATOML_LISTEN_PORT"),
+                  remembered.get("streams", "").split(), expected)
+    keys = " ".join(sorted(s.key for s in found))
+    if keys != remembered.get("streams", ""):
+        state.update(streams=keys)
+    good = [s for s in found if not s.stalled]
+    stalled = [s for s in found if s.stalled]
     if len(good) >= expected:
         return ""
     text = "%d of %d metalogger streams keep up" % (len(good), expected)

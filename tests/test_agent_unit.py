@@ -1,7 +1,6 @@
 """Return codes and exit reasons of ocf:mfsha:mfsmaster without MooseFS daemons."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 
@@ -9,6 +8,7 @@ import pytest
 
 import mfsha.agent as agent
 from mfsha import election
+from ocf.state import ValueFile
 from tests.agentlib import CLONE_META, call
 from tests.fakecluster import FakeCluster
 from tests.synthetic import write_changelog, write_image
@@ -590,7 +590,7 @@ def test_the_monitor_reads_only_appended_changelog_lines(fake, tmp_path, metalog
         stream.write(b"".join(change_line(i) for i in range(3100, 3300)))
     assert call("monitor", env, interval_ms=11000).code == 0
     assert _published_version(fake) == 0  # the hole, found in the appended part
-    cache = json.load(open(tmp_path / "run-n1" / "mfsha-p_mfs.scans"))
+    cache = ValueFile(str(tmp_path / "run-n1"), "mfsha-p_mfs.scans").read()
     assert cache["changelog_ml.0.mfs"]["end"] == os.path.getsize(log)
 
 
@@ -651,7 +651,7 @@ def test_a_monitor_reads_large_changelogs_in_turns_and_offers_nothing_meanwhile(
     assert first.code == 0, first
     assert _published_version(fake) == 0
     assert "changelogs not read to the end yet" in first.stderr
-    cache = json.load(open(tmp_path / "run-n1" / "mfsha-p_mfs.scans"))
+    cache = ValueFile(str(tmp_path / "run-n1"), "mfsha-p_mfs.scans").read()
     read = cache["changelog_ml.0.mfs"]["end"]
     assert 0 < read < os.path.getsize(data / "changelog_ml.0.mfs")
     for _ in range(20):  # each monitor reads on from where the last stopped

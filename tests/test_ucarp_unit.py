@@ -256,3 +256,35 @@ def test_the_responder_ignores_other_addresses_and_inspects_at_most_once_a_secon
     replies = [ask("127.0.0.1", port, 1.0, secret)[0] for _ in range(30)]
     assert all(r is not None and r.version == 77 for r in replies)
     assert Node.inspections - before <= 3  # 30 questions in well under 3 s
+
+
+def test_the_worker_steps_down_only_under_the_hooks_lock(tmp_path):
+    """A worker that gave up waiting for the lock must not stop daemons another hook,
+    holding the lock, is restoring or starting."""
+    import fcntl
+    import io
+    from ocf.log import Logger
+    from ucarp import hooks as hooks_module
+    settings = Settings("x", {"STATE_DIR": str(tmp_path), "STOP_TIMEOUT": "0.3"})
+    steps = []
+
+    class Hooks:
+        log = Logger("t", "", {}, io.StringIO())
+
+        def __init__(self):
+            self.settings = settings
+
+        locked = hooks_module.Hooks.locked
+
+        def become_master(self):
+            raise hooks_module.HookError("another hook still runs after 0 s")
+
+        def step_down(self):
+            steps.append("step_down")
+    with open(tmp_path / "lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another hook is at work
+        why, code = hooks_module.work(Hooks())
+    assert code == 1 and "another hook still runs" in why
+    assert steps == []
+    why, code = hooks_module.work(Hooks())  # nobody holds the lock now
+    assert steps == ["step_down"]

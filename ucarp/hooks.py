@@ -234,12 +234,19 @@ def up(hooks: Hooks) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    code = 0
+    why, code = work(hooks)
+    if why and ucarp:
+        hooks.log.info("asking ucarp (pid %d) to give %s up" % (ucarp, hooks.vip))
+        os.kill(ucarp, signal.SIGUSR2)
+    os._exit(code)
+
+
+def work(hooks: Hooks) -> tuple[str, int]:
+    """The detached worker's job: (why it did not become the master, exit code)."""
     try:
-        why = hooks.become_master()
+        return hooks.become_master(), 0
     except Exception as error:  # the worker has no caller: log, step down, hand on
         hooks.log.error("becoming the master failed: %s" % error)
-        why, code = str(error), 1
         try:
             # Under the lock, or not at all: without it another hook may be restoring
             # or starting the master on this DATA_PATH right now.
@@ -247,10 +254,7 @@ def up(hooks: Hooks) -> None:
                 hooks.step_down()
         except Exception as again:
             hooks.log.error("not stepping down: %s" % again)
-    if why and ucarp:
-        hooks.log.info("asking ucarp (pid %d) to give %s up" % (ucarp, hooks.vip))
-        os.kill(ucarp, signal.SIGUSR2)
-    os._exit(code)
+        return str(error), 1
 
 
 def down(hooks: Hooks) -> None:
