@@ -307,20 +307,28 @@ def bring_up(cluster: Cluster, tool: str = "crm") -> tuple[Client, float]:
 
 
 @contextlib.contextmanager
-def held_back(cluster: Cluster, node: str):
-    """`node`'s metalogger stopped in its tracks (SIGSTOP) meanwhile: it misses changes."""
-    loggers = cluster.daemon_pids(node, "mfsmetalogger")
-    assert loggers, "no metalogger runs on %s" % node
-    for pid in loggers:
+def stopped(pids: list[int]):
+    """The processes `pids` stopped (SIGSTOP) meanwhile, continued afterwards (those
+    still there)."""
+    for pid in pids:
         os.kill(pid, signal.SIGSTOP)
     try:
-        yield loggers
+        yield pids
     finally:
-        for pid in loggers:
+        for pid in pids:
             try:
                 os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
+
+
+@contextlib.contextmanager
+def held_back(cluster: Cluster, node: str):
+    """`node`'s metalogger stopped in its tracks (SIGSTOP) meanwhile: it misses changes."""
+    loggers = cluster.daemon_pids(node, "mfsmetalogger")
+    assert loggers, "no metalogger runs on %s" % node
+    with stopped(loggers):
+        yield loggers
 
 
 SMALL_RMEM = "4096 4096 4096"
@@ -345,19 +353,12 @@ def lagging(cluster: Cluster, nodes: list[str]):
     (those not gone meanwhile)."""
     for node in nodes:
         _restart_metalogger(cluster, node, SMALL_RMEM)
-    stopped = {node: cluster.daemon_pids(node, "mfsmetalogger") for node in nodes}
-    for pids in stopped.values():
-        for pid in pids:
-            os.kill(pid, signal.SIGSTOP)
     try:
-        yield
+        with stopped([pid for node in nodes for pid in cluster.daemon_pids(node,
+                                                                          "mfsmetalogger")]):
+            yield
     finally:
-        for node, pids in stopped.items():
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGCONT)
-                except ProcessLookupError:
-                    pass
+        for node in nodes:
             if cluster.pid1(node) and cluster.daemon_pids(node, "mfsmetalogger"):
                 _restart_metalogger(cluster, node, DEFAULT_RMEM)
 

@@ -364,7 +364,6 @@ def test_a_metalogger_with_a_hole_is_restarted_once(fake, tmp_path, metalogger_l
     """MooseFS 4.57 metaloggers that connected right after a new master's first changes
     missed them (a hole after the image, seen in the Debian 13 cluster); a restart
     downloads the image and changelogs again. Not again within HOLE_RESTART_SECONDS."""
-    import sys
     import time
     cfgs = configs(tmp_path)
     data = tmp_path / "data"
@@ -539,17 +538,24 @@ def _published_version(fake, node="n1"):
     return int(text.split(":")[0]) if text else None
 
 
-def test_a_hole_inside_one_changelog_is_published_as_the_restore_sees_it(fake, tmp_path,
-                                                                          metalogger_lock):
-    from moosefs.inspect import inspect
+def monitored_metalogger(fake, tmp_path, ids):
+    """A metalogger's image at 100 and one changelog of `ids`, after one Unpromoted
+    monitor as Pacemaker runs it; returns the data folder."""
     cfgs = configs(tmp_path)
     data = tmp_path / "data"
     write_image(str(data / "metadata_ml.mfs.back"), 100)
-    # One file, first and last lines 100 and 299: 150-199 are missing inside it.
-    write_changelog(str(data / "changelog_ml.0.mfs"), list(range(100, 150)) + list(range(200, 300)))
+    write_changelog(str(data / "changelog_ml.0.mfs"), ids)
     env = base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS)
     env["PATH"] = "%s:%s" % (fake_metalogger_bin(tmp_path, tmp_path / "starts"), env["PATH"])
     assert call("monitor", env, interval_ms=11000).code == 0
+    return data
+
+
+def test_a_hole_inside_one_changelog_is_published_as_the_restore_sees_it(fake, tmp_path,
+                                                                          metalogger_lock):
+    from moosefs.inspect import inspect
+    # One file, first and last lines 100 and 299: 150-199 are missing inside it.
+    data = monitored_metalogger(fake, tmp_path, list(range(100, 150)) + list(range(200, 300)))
     restore_view = inspect(str(data), thorough=True)
     assert restore_view.verdict == "hole"
     assert _published_version(fake) == 0  # "0:0": nothing promotable here
@@ -559,14 +565,8 @@ def test_a_hole_inside_one_changelog_is_published_as_the_restore_sees_it(fake, t
 def test_a_backward_jump_is_published_as_the_restore_sees_it(fake, tmp_path, metalogger_lock):
     from moosefs.history import Known
     from moosefs.inspect import inspect
-    cfgs = configs(tmp_path)
-    data = tmp_path / "data"
-    write_image(str(data / "metadata_ml.mfs.back"), 100)
     # mfsmaster stops reading at the jump back to 120: the restore never reaches 400.
-    write_changelog(str(data / "changelog_ml.0.mfs"), list(range(100, 200)) + list(range(120, 401)))
-    env = base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS)
-    env["PATH"] = "%s:%s" % (fake_metalogger_bin(tmp_path, tmp_path / "starts"), env["PATH"])
-    assert call("monitor", env, interval_ms=11000).code == 0
+    data = monitored_metalogger(fake, tmp_path, list(range(100, 200)) + list(range(120, 401)))
     restore_view = inspect(str(data), thorough=True, known=Known(0, False))
     fast_view = inspect(str(data), known=Known(0, False))
     assert fast_view.restorable and fast_view.version == 401  # what was published before

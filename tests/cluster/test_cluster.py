@@ -189,20 +189,11 @@ def test_a_stopped_master_is_noticed_and_recovered(cluster, client):
     its sockets; the Promoted monitor's question finds it, and Pacemaker recovers."""
     old = sc.settle(cluster)
     client.write("before-sigstop", 30)
-    frozen = cluster.daemon_pids(old, "mfsmaster")
-    for pid in frozen:
-        os.kill(pid, signal.SIGSTOP)
-    try:
+    with sc.stopped(cluster.daemon_pids(old, "mfsmaster")) as frozen:
         wait_for(lambda: not set(frozen) & set(cluster.daemon_pids(old, "mfsmaster")), 60, 0.5,
                  "the stopped master to be noticed and stopped")
         sc.settle(cluster)
         assert "did not answer within" in cluster.log_tail(old, 4000)
-    finally:
-        for pid in frozen:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
     client.write("after-sigstop", 30)
     check_everything(cluster, client)
     sc.cleanup(cluster)
