@@ -343,9 +343,23 @@ def metalogger_lock(tmp_path):
         child.wait(10)
 
 
-def fake_metalogger_bin(tmp_path, starts) -> str:
-    """A folder with an `mfsmetalogger` whose `start` records its arguments in `starts`
-    and leaves a holder of the data folder's metalogger lock behind."""
+@pytest.fixture
+def fake_metalogger_bin(tmp_path):
+    """make(tmp_path, starts): a folder with an `mfsmetalogger` whose `start` records its
+    arguments in `starts` and leaves a holder of the data folder's metalogger lock
+    behind; every holder is killed afterwards."""
+    yield _fake_metalogger_bin
+    from moosefs.daemons import lock_owner
+    for _ in range(10):
+        holder = lock_owner(str(tmp_path / "data" / ".mfsmetalogger.lock"))
+        if not holder:
+            break
+        os.kill(holder, 9)
+        import time
+        time.sleep(0.05)
+
+
+def _fake_metalogger_bin(tmp_path, starts) -> str:
     import sys
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -360,7 +374,8 @@ def fake_metalogger_bin(tmp_path, starts) -> str:
     return str(bin_dir)
 
 
-def test_a_metalogger_with_a_hole_is_restarted_once(fake, tmp_path, metalogger_lock):
+def test_a_metalogger_with_a_hole_is_restarted_once(fake, tmp_path, metalogger_lock,
+                                                     fake_metalogger_bin):
     """MooseFS 4.57 metaloggers that connected right after a new master's first changes
     missed them (a hole after the image, seen in the Debian 13 cluster); a restart
     downloads the image and changelogs again. Not again within HOLE_RESTART_SECONDS."""
@@ -538,7 +553,7 @@ def _published_version(fake, node="n1"):
     return int(text.split(":")[0]) if text else None
 
 
-def monitored_metalogger(fake, tmp_path, ids):
+def monitored_metalogger(fake, tmp_path, ids, fake_metalogger_bin):
     """A metalogger's image at 100 and one changelog of `ids`, after one Unpromoted
     monitor as Pacemaker runs it; returns the data folder."""
     cfgs = configs(tmp_path)
@@ -551,22 +566,25 @@ def monitored_metalogger(fake, tmp_path, ids):
     return data
 
 
-def test_a_hole_inside_one_changelog_is_published_as_the_restore_sees_it(fake, tmp_path,
-                                                                          metalogger_lock):
+def test_a_hole_inside_one_changelog_is_published_as_the_restore_sees_it(
+        fake, tmp_path, metalogger_lock, fake_metalogger_bin):
     from moosefs.inspect import inspect
     # One file, first and last lines 100 and 299: 150-199 are missing inside it.
-    data = monitored_metalogger(fake, tmp_path, list(range(100, 150)) + list(range(200, 300)))
+    data = monitored_metalogger(fake, tmp_path, list(range(100, 150)) + list(range(200, 300)),
+                                fake_metalogger_bin)
     restore_view = inspect(str(data), thorough=True)
     assert restore_view.verdict == "hole"
     assert _published_version(fake) == 0  # "0:0": nothing promotable here
     assert fake.score("p_mfs", "n1") is None
 
 
-def test_a_backward_jump_is_published_as_the_restore_sees_it(fake, tmp_path, metalogger_lock):
+def test_a_backward_jump_is_published_as_the_restore_sees_it(fake, tmp_path, metalogger_lock,
+                                                            fake_metalogger_bin):
     from moosefs.history import Known
     from moosefs.inspect import inspect
     # mfsmaster stops reading at the jump back to 120: the restore never reaches 400.
-    data = monitored_metalogger(fake, tmp_path, list(range(100, 200)) + list(range(120, 401)))
+    data = monitored_metalogger(fake, tmp_path, list(range(100, 200)) + list(range(120, 401)),
+                                fake_metalogger_bin)
     restore_view = inspect(str(data), thorough=True, known=Known(0, False))
     fast_view = inspect(str(data), known=Known(0, False))
     assert fast_view.restorable and fast_view.version == 401  # what was published before
@@ -574,7 +592,8 @@ def test_a_backward_jump_is_published_as_the_restore_sees_it(fake, tmp_path, met
     assert _published_version(fake) != 401
 
 
-def test_the_monitor_reads_only_appended_changelog_lines(fake, tmp_path, metalogger_lock):
+def test_the_monitor_reads_only_appended_changelog_lines(fake, tmp_path, metalogger_lock,
+                                                        fake_metalogger_bin):
     from tests.synthetic import change_line
     cfgs = configs(tmp_path)
     data = tmp_path / "data"
@@ -639,7 +658,7 @@ def test_a_restore_that_cannot_finish_in_time_refuses_before_changing_anything(t
 
 
 def test_a_monitor_reads_large_changelogs_in_turns_and_offers_nothing_meanwhile(
-        fake, tmp_path, metalogger_lock, monkeypatch):
+        fake, tmp_path, metalogger_lock, fake_metalogger_bin):
     cfgs = configs(tmp_path)
     data = tmp_path / "data"
     write_image(str(data / "metadata_ml.mfs.back"), 100)
