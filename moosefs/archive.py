@@ -39,6 +39,18 @@ class Archiver:
         return sorted(os.path.join(self.folder, n) for n in names
                       if n.startswith(ARCHIVE_PREFIX) and n.endswith(ARCHIVE_SUFFIX))
 
+    def check_folder(self) -> None:
+        """The archive folder must be root's alone (when root writes it): another user
+        who can write there could plant links where root writes the archive."""
+        import stat
+        status = os.lstat(self.folder)
+        if not stat.S_ISDIR(status.st_mode):
+            raise ArchiveError("archive folder %s is not a folder" % self.folder)
+        if os.geteuid() == 0 and (status.st_uid != 0 or status.st_mode & 0o022):
+            raise ArchiveError("archive folder %s must belong to root and be writable by "
+                               "root only (chown root %s; chmod 750 %s)"
+                               % (self.folder, self.folder, self.folder))
+
     def check_space(self, needed: int) -> None:
         stat = os.statvfs(self.folder)
         free = stat.f_bavail * stat.f_frsize
@@ -59,6 +71,7 @@ class Archiver:
 
         from .safedir import SafeDir, UnsafeFile
         os.makedirs(self.folder, mode=0o750, exist_ok=True)
+        self.check_folder()
         try:
             with SafeDir(data_path) as folder:
                 opened = [(name, os.fdopen(folder.open_regular(name), "rb")) for name in names]
@@ -85,7 +98,8 @@ class Archiver:
                                                                 counter, ARCHIVE_SUFFIX))
         temporary = final + ".partial"
         try:
-            with open(temporary, "wb") as raw:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            with os.fdopen(os.open(temporary, flags, 0o640), "wb") as raw:
                 with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=1) as tar:
                     for name, stream in opened:
                         tar.addfile(tar.gettarinfo(arcname=name, fileobj=stream), stream)

@@ -146,3 +146,13 @@ def test_a_promote_with_links_planted_at_every_name_root_touches(lab, outside):
     with pytest.raises(RestoreError, match="changelog_ml.9.mfs is a symbolic link"):
         restore(config.master(b.master_cfg), Deadline(60, reserve=0),
                 Archiver(str(data.parent / "archive")), known=Known(expected, True))
+
+
+def test_an_archive_folder_another_user_can_write_is_refused(data, tmp_path):
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 110))
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    shutil.chown(folder, "mfs", "mfs")  # mfs could plant links where root writes
+    with pytest.raises(ArchiveError, match="must belong to root"):
+        Archiver(str(folder)).store(str(data), ["changelog_ml.0.mfs"], "t")
+    assert os.listdir(folder) == []
