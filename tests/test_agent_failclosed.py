@@ -147,3 +147,39 @@ def test_a_stream_the_peer_does_not_read_shows_as_stalled():
     finally:
         for sock in (reader, sender, listener):
             sock.close()
+
+
+def test_a_hole_inside_a_standbys_changelog_costs_no_second_failover(public_tmp, lab):
+    """After the master dies, b's current changelog has a hole inside it (its first and
+    last lines intact, as a MooseFS 4.57 metalogger left one): b publishes nothing
+    promotable, c ranks first, and c's promote succeeds with every file."""
+    nodes = Instances(lab, public_tmp)
+    for name in nodes.names:
+        assert nodes.act(name, "start").code == 0
+    assert nodes.promote("a", nodes.names).code == 0
+    lab.start_chunkserver()
+    lab.wait_chunkserver_registered()
+    lab.mount()
+    files = lab.write_files("before-hole", 60, seed=41)
+    wait_until(lambda: all(version_of(lab, n) == version_of(lab, "a") for n in ("b", "c")),
+               30, step=0.3, what="b and c to catch up")
+    os.kill(lab.node("a").master_pid(), signal.SIGKILL)
+    wait_until(lambda: not lab.node("a").master_pid(), 10, what="master a to die")
+    log = os.path.join(lab.node("b").data, "changelog_ml.0.mfs")
+    lines = open(log, "rb").read().splitlines(keepends=True)
+    assert len(lines) > 20, "needs a changelog with lines to cut from its middle"
+    with open(log + ".new", "wb") as stream:
+        stream.write(b"".join(lines[:5] + lines[15:]))
+    shutil.copystat(log, log + ".new")
+    os.chown(log + ".new", os.stat(log).st_uid, os.stat(log).st_gid)
+    os.replace(log + ".new", log)
+    for name in ("b", "c"):
+        nodes.age_peer_cache(name)
+        assert nodes.monitor(name) == 0
+        nodes.age_peer_cache(name)
+        assert nodes.monitor(name) == 0
+    assert nodes.freshness("b").startswith("0:"), nodes.freshness("b")
+    assert nodes.score("b") is None and nodes.score("c") == 1000
+    promoted = nodes.promote("c", ("b", "c"))
+    assert promoted.code == 0, promoted
+    lab.assert_files(files)
