@@ -33,6 +33,7 @@ RERANK_SECONDS = 30         # an Unpromoted monitor re-reads its peers at most t
 READ_BUDGET_SECONDS = 10    # a monitor reads changelogs at most this long, then goes on next time
 HEALTH_SECONDS = 5          # a Promoted monitor fails when mfsmaster does not answer in this
 HOLE_RESTART_SECONDS = 300  # a metalogger with a hole in its files is restarted at most this often
+READING = "reading"  # an inspection's verdict while a monitor has not read every changelog
 
 LONGDESC = """\
 Runs the MooseFS metadata server (mfsmaster) as a promotable clone.
@@ -222,7 +223,7 @@ def own_freshness(ctx: Context, site: Site, hwm: Freshness | None, budget_s: flo
     if scans.bytes_read or set(scans.data) != scans.seen:
         store.write(scans.pruned())
     if scans.incomplete:
-        found.verdict = "reading"
+        found.verdict = READING
         found.reason = "changelogs not read to the end yet (%.0f MiB read this time)" % (
             scans.bytes_read / 2**20)
         return None, found
@@ -617,11 +618,12 @@ def keep_promoted(ctx: Context, site: Site, state: StateFile, remembered: dict[s
         adopt_master(ctx, site, state)
         return
     lagging = standbys_lagging(ctx, site, state, remembered)
-    if lagging != remembered.get("lagging", ""):
+    # Logged and stored on a change only: the text's byte counts move every monitor.
+    if bool(lagging) != bool(remembered.get("lagging")):
         (ctx.log.warning if lagging else ctx.log.info)(
             "standbys: %s" % (lagging + "; the high-water mark follows the master"
                               if lagging else "every standby keeps up again"))
-        state.update(lagging=lagging)
+        state.update(lagging="1" if lagging else "")
     due = time.time() - float(remembered.get("hwm_checked_at") or 0) >= HWM_REFRESH_SECONDS
     if not lagging and not due:
         return
@@ -676,7 +678,7 @@ def adopt_master(ctx: Context, site: Site, state: StateFile) -> None:
                        "this agent, and the high-water mark could not be read (%s)"
                        % error) from None
     own, found = own_freshness(ctx, site, hwm, reading_budget(ctx))
-    if found.verdict == "reading":
+    if found.verdict == READING:
         ctx.log.info("mfsmaster runs here, not promoted by this agent: %s" % found.reason)
         return
     if hwm is not None and (own is None or own.version < hwm.version

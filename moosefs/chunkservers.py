@@ -64,9 +64,8 @@ def check_answers(host: str, port: int, timeout: float) -> None:
     answered within `timeout` s, or ListError (Refused when nothing listens
     there). A TCP connect alone proves nothing: the kernel completes handshakes
     into the listen backlog of a stopped or hung master."""
-    if host in ("*", "", "0.0.0.0"):
-        host = "127.0.0.1"
-    _ask(host, port, timeout)
+    from .daemons import dialable
+    _ask(dialable(host), port, timeout)
 
 
 def missing(servers: list[Chunkserver]) -> list[Chunkserver]:

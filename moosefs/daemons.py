@@ -162,11 +162,15 @@ class Metalogger(Daemon):
     binary = "mfsmetalogger"
 
 
+def dialable(host: str) -> str:
+    """The address to connect to for a LISTEN_HOST: a wildcard is reached on loopback."""
+    return "127.0.0.1" if host in ("*", "", "0.0.0.0") else host
+
+
 def serving(host: str, port: int, timeout: float = 1.0) -> bool:
     """Does something accept TCP connections at host:port?"""
     import _socket
-    if host in ("*", "", "0.0.0.0"):
-        host = "127.0.0.1"
+    host = dialable(host)
     try:
         sock = _socket.socket(_socket.AF_INET6 if ":" in host else _socket.AF_INET,
                               _socket.SOCK_STREAM)

@@ -301,7 +301,7 @@ class _Scanner:
 class ScanCache:
     """Thorough readings of changelogs, kept between inspections: a file that only grew
     since (same device and inode, the same first id, at least as long) is read from
-    where the last reading stopped. `data` is what to save (JSON-ready). With `until`
+    where the last reading stopped. `data` is what to save (plain values). With `until`
     (monotonic time) reading stops there and `incomplete` is set: the readings are then
     partial, and the next inspection goes on from where this one stopped."""
 
@@ -314,11 +314,11 @@ class ScanCache:
 
     def scan(self, stream, log: Changelog, identity: tuple[int, int]) -> None:
         self.seen.add(log.name)
-        saved = self.data.get(log.name)
-        usable = (isinstance(saved, dict) and saved.get("id") == list(identity)
-                  and saved.get("first") == log.first and saved.get("end", 0) <= log.size
+        saved = self._entry(log.name, identity)
+        usable = (saved is not None and saved.get("first") == log.first
+                  and saved.get("end", 0) <= log.size
                   and self._same_line_ends_there(stream, saved))
-        scanner = _Scanner(saved.get("scan") if usable else None)
+        scanner = _Scanner(saved["scan"] if usable else None)
         before = scanner.end
         scanner.feed(stream, before, self.until)
         self.bytes_read += scanner.end - before
@@ -346,11 +346,17 @@ class ScanCache:
                 stat = os.stat(os.path.join(data_path, name))
             except OSError:
                 continue
-            saved = self.data.get(name)
-            done = saved.get("end", 0) if isinstance(saved, dict) and \
-                saved.get("id") == [stat.st_dev, stat.st_ino] else 0
-            total += max(0, stat.st_size - done)
+            saved = self._entry(name, (stat.st_dev, stat.st_ino))
+            total += max(0, stat.st_size - (saved.get("end", 0) if saved else 0))
         return total
+
+    def _entry(self, name: str, identity: tuple[int, int]) -> dict | None:
+        """What the cache holds of `name`, if it was read from this very file."""
+        saved = self.data.get(name)
+        if isinstance(saved, dict) and saved.get("id") == list(identity) and \
+                isinstance(saved.get("scan"), dict):
+            return saved
+        return None
 
     def pruned(self) -> dict:
         """The cache without files no longer there."""

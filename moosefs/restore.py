@@ -41,10 +41,11 @@ class TooLittleTime(RestoreError):
     """The restore cannot finish in the time left; nothing was changed."""
 
 
-# Rates for the early time check, at the fast end of what was measured here (Debian 12,
-# 2 cores), so that a restore is refused only when it clearly cannot finish: reading a
-# changelog line by line in Python (87 MB/s measured), gzip level 1 into the archive
-# (about 80 MB/s), and MooseFS loading an image and replaying changelogs.
+# Rates for the early time checks, at the fast end of what was measured here (Debian 12,
+# 2 cores), so that a promote is refused only when it clearly cannot finish: reading a
+# changelog line by line in Python (87 MB/s measured; the agent's check before its
+# inspection), gzip level 1 into the archive (about 80 MB/s), and MooseFS loading an
+# image and replaying changelogs.
 SCAN_BYTES_PER_S = 100e6
 ARCHIVE_BYTES_PER_S = 100e6
 LOAD_BYTES_PER_S = 200e6
@@ -52,26 +53,30 @@ REPLAY_BYTES_PER_S = 50e6
 START_SECONDS = 5.0  # mfsmaster's own start and stop around the load
 
 
-def seconds_needed(found: Inspection, data_path: str, unread_bytes: int,
-                   archive_bytes: int) -> float:
-    """A lower estimate of the restore's duration from the sizes it must read."""
+def _image_bytes(found: Inspection, data_path: str) -> int:
+    try:
+        return os.path.getsize(os.path.join(data_path, found.best.name)) if found.best else 0
+    except OSError:
+        return 0
+
+
+def seconds_needed(found: Inspection, data_path: str, archive_bytes: int) -> float:
+    """A lower estimate of the restore's duration from the sizes it must read (the
+    inspection has read the changelogs already)."""
     base = found.best.version if found.best else 0
-    image = os.path.join(data_path, found.best.name) if found.best else ""
-    image_bytes = os.path.getsize(image) if image and os.path.exists(image) else 0
     replayed = sum(log.size for log in found.changelogs if log.last >= base)
-    return (START_SECONDS + unread_bytes / SCAN_BYTES_PER_S + archive_bytes / ARCHIVE_BYTES_PER_S
-            + image_bytes / LOAD_BYTES_PER_S + replayed / REPLAY_BYTES_PER_S)
+    return (START_SECONDS + archive_bytes / ARCHIVE_BYTES_PER_S
+            + _image_bytes(found, data_path) / LOAD_BYTES_PER_S
+            + replayed / REPLAY_BYTES_PER_S)
 
 
-def check_time(deadline, found: Inspection, data_path: str, step: str, unread_bytes: int = 0,
+def check_time(deadline, found: Inspection, data_path: str, step: str,
                archive_bytes: int = 0) -> None:
     """Refuse before `step` when what is left of the restore cannot finish in time."""
-    needed = seconds_needed(found, data_path, unread_bytes, archive_bytes)
+    needed = seconds_needed(found, data_path, archive_bytes)
     left = deadline.remaining()
     if needed > left:
-        size = sum(log.size for log in found.changelogs) + (
-            os.path.getsize(os.path.join(data_path, found.best.name))
-            if found.best and os.path.exists(os.path.join(data_path, found.best.name)) else 0)
+        size = sum(log.size for log in found.changelogs) + _image_bytes(found, data_path)
         raise TooLittleTime(
             "before %s: about %.0f s of work remain (%.0f MiB of metadata and changelogs in %s) "
             "but only %.0f s of the action's timeout; nothing was changed: set the promote "

@@ -78,8 +78,6 @@ def test_the_mark_follows_the_master_while_no_standby_keeps_up(public_tmp, lab):
     assert outcome.code == 8, outcome
     assert "0 of 1 metalogger streams keep up" in outcome.stderr, outcome
     assert mark_version(nodes) >= master_version > version_of(lab, "b")
-    # b, stale, is now below the mark: it may not be promoted.
-    assert nodes.monitor("b") in (0, 7)
     lab.assert_files(files)
 
 

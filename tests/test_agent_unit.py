@@ -349,13 +349,13 @@ def fake_metalogger_bin(tmp_path):
     arguments in `starts` and leaves a holder of the data folder's metalogger lock
     behind; every holder is killed afterwards."""
     yield _fake_metalogger_bin
+    import time
     from moosefs.daemons import lock_owner
     for _ in range(10):
         holder = lock_owner(str(tmp_path / "data" / ".mfsmetalogger.lock"))
         if not holder:
             break
         os.kill(holder, 9)
-        import time
         time.sleep(0.05)
 
 

@@ -99,3 +99,54 @@ def test_the_wait_ends_at_once_when_every_server_is_back_or_none_is_known(monkey
     from moosefs import chunkservers
     monkeypatch.setattr(chunkservers, "listed", lambda *args: [])
     assert chunkservers.wait_connected("h", 1, 3, 2.0, until=0.0) == []
+
+
+def _one_shot_server(reply: bytes | None):
+    """A listener on loopback that answers its first connection with `reply` (None:
+    accepts and says nothing; b"": closes it); returns (port, closer)."""
+    import socket
+    import threading
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    held = []
+
+    def serve():
+        connection, _ = listener.accept()
+        held.append(connection)
+        connection.recv(8)
+        if reply == b"":
+            connection.close()
+        elif reply is not None:
+            connection.sendall(reply)
+    threading.Thread(target=serve, daemon=True).start()
+
+    def close():
+        for sock in held + [listener]:
+            sock.close()
+    return listener.getsockname()[1], close
+
+
+@pytest.mark.parametrize("reply, words", [
+    (None, "timed out"),                                    # accepts, never answers
+    (struct.pack(">II", 999, 0), "unexpected answer 999"),  # not a master's answer
+    (b"", "connection closed by the master"),               # closes at once
+])
+def test_the_health_question_fails_without_a_masters_answer(reply, words):
+    from moosefs.chunkservers import check_answers
+    port, close = _one_shot_server(reply)
+    try:
+        with pytest.raises(ListError, match=words):
+            check_answers("127.0.0.1", port, 0.5)
+    finally:
+        close()
+
+
+def test_the_health_question_tells_nothing_listening_from_no_answer():
+    import socket
+    from moosefs.chunkservers import Refused, check_answers
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(Refused):
+        check_answers("*", port, 0.5)

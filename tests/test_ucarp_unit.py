@@ -93,6 +93,20 @@ def test_a_secret_others_can_read_or_a_missing_one_is_refused(tmp_path):
         load(example_with_secret(tmp_path, SECRET_FILE="/nonexistent/s"))
     done = run("status", example_with_secret(tmp_path, SECRET_FILE=readable))
     assert done.returncode == 2 and "only root can read" in done.stderr
+    short = secret_file(tmp_path, text="too-short")
+    with pytest.raises(SettingsError, match="fewer than 16 bytes"):
+        load(example_with_secret(tmp_path, SECRET_FILE=short))
+
+
+def test_a_responder_with_no_address_of_its_own_in_peers_is_refused(tmp_path):
+    foreign = ["198.51.100.7", "203.0.113.7"]  # documentation ranges
+    if any(is_local(a) for a in foreign):
+        pytest.skip("this machine holds one of %s" % foreign)
+    settings = load(example_with_secret(tmp_path, PEERS=" ".join(foreign)))
+    with pytest.raises(SettingsError, match="none of PEERS is this node's address"):
+        settings.bind_address()
+    settings = load(example_with_secret(tmp_path, PEERS=foreign[0] + " 127.0.0.1"))
+    assert settings.bind_address() == "127.0.0.1"
 
 
 def test_an_answer_counts_only_with_the_right_tag_and_nonce():

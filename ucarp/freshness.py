@@ -227,16 +227,17 @@ def serve(settings: Settings, node: Node, log) -> None:
         server.serve_forever()
 
 
+def addresses_of(peer: str) -> set[str]:
+    """The addresses a peer's name or address resolves to (none when it does not)."""
+    try:
+        return {info[4][0] for info in socket.getaddrinfo(peer, None, type=socket.SOCK_STREAM)}
+    except OSError:
+        return set()
+
+
 def peer_addresses(settings: Settings) -> set[str]:
     """Every address the configured peers resolve to."""
-    found = set()
-    for peer in settings.peers:
-        try:
-            found |= {info[4][0] for info in socket.getaddrinfo(peer, None,
-                                                                type=socket.SOCK_STREAM)}
-        except OSError:
-            continue
-    return found
+    return {address for peer in settings.peers for address in addresses_of(peer)}
 
 
 def _read_line(sock, limit: int) -> bytes:
@@ -304,8 +305,4 @@ def ask_peers(settings: Settings, log=None) -> dict[str, Answer | None]:
 
 
 def _resolves_locally(peer: str) -> bool:
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(peer, None, type=socket.SOCK_STREAM)}
-    except OSError:
-        return False
-    return any(is_local(a) for a in addresses)
+    return any(is_local(a) for a in addresses_of(peer))

@@ -85,17 +85,11 @@ class Settings:
 
     def bind_address(self) -> str:
         """BIND_ADDRESS, or the one address of PEERS that is this node's."""
-        import socket
         if self.text("BIND_ADDRESS"):
             return check_address(self.text("BIND_ADDRESS"))
-        from .freshness import is_local
+        from .freshness import addresses_of, is_local
         for peer in self.peers:
-            try:
-                addresses = {info[4][0] for info in socket.getaddrinfo(peer, None,
-                                                                       type=socket.SOCK_STREAM)}
-            except OSError:
-                continue
-            local = sorted(a for a in addresses if is_local(a))
+            local = sorted(a for a in addresses_of(peer) if is_local(a))
             if local:
                 return local[0]
         raise SettingsError("%s: none of PEERS is this node's address: add it, or set "
