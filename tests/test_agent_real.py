@@ -187,8 +187,10 @@ def test_three_instances_elect_the_freshest_and_keep_every_file(public_tmp, lab)
     switched = nodes.promote("a", ("a", "b", "c"), first_monitor=False)
     assert switched.code == 0, switched
     # clients are held off until the chunkserver is back (client_hold): the promote's
-    # helper lets them in, and the next monitor says so
-    assert not serving("127.0.0.1", CL_PORT)
+    # helper lets them in, and the next monitor says so. (Whether the client port is
+    # still closed when promote returns depends on how soon the chunkserver reconnects:
+    # CI saw it open already on 4.x; the promote's own step says it held them.)
+    assert "(clients held off)" in switched.stderr, switched
     wait_until(lambda: serving("127.0.0.1", CL_PORT), 15, step=0.05, what="clients let in")
     logged = nodes.monitor_until_logged("a", "client hold: every chunkserver back; clients let in")
     assert "client hold: every chunkserver back; clients let in" in logged.stderr, logged
