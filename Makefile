@@ -17,7 +17,7 @@ MAN8 = $(DESTDIR)/usr/share/man/man8/mfsha.8
 MAN8_UCARP = $(DESTDIR)/usr/share/man/man8/mfsha-ucarp.8
 AGENT_DIR = $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
 LIB_DIR = $(DESTDIR)$(OCF_ROOT)/lib/$(PROVIDER)
-PACKAGES = ocf moosefs mfsha ucarp
+PACKAGES = ocf moosefs failover mfsha ucarp
 MODULES = procrun.py
 
 .PHONY: install uninstall deb deps moosefs4 test check demo demo-down bench
@@ -35,7 +35,7 @@ install:
 	install -d -m 755 $(LIBEXEC_DIR)
 	install -m 755 libexec/ucarp-up libexec/ucarp-down $(LIBEXEC_DIR)/
 	install -d -m 755 $(dir $(MAN7)) $(dir $(MAN8))
-	$(PYTHON) -m ocf.manpage mfsha.agent:INFO $(PROVIDER) > $(MAN7)
+	$(PYTHON) -m ocf.manpage mfsha.info:INFO $(PROVIDER) > $(MAN7)
 	install -m 644 man/mfsha.8 $(MAN8)
 	install -m 644 man/mfsha-ucarp.8 $(MAN8_UCARP)
 	[ "$(COMPILE)" = no ] || $(PYTHON) -m compileall -q $(LIB_DIR) >/dev/null
@@ -71,8 +71,9 @@ moosefs4:
 check: deps moosefs4
 	$(MAKE) test
 
+# Two groups side by side (scripts/run-tests): the namespace cluster tests, and the rest.
 test:
-	$(PYTHON) -m pytest -v -rs tests
+	PYTHON=$(PYTHON) scripts/run-tests
 
 # The live demo: a 3-node cluster on this machine, a crash of the master's node, the
 # failover time and the data check. It stays up; `make demo-down` removes it.

@@ -9,7 +9,7 @@
   mfsha archives extract NAME DIR    unpack one archive into DIR (never a live DATA_PATH)
 
 Options: --resource NAME (default: the only ocf:mfsha:mfsmaster primitive in the CIB).
-Decisions come from mfsha.election, the code the agent itself elects with. Errors are
+Decisions come from failover.election, the code the agent itself elects with. Errors are
 one line on stderr and a non-zero exit code.
 """
 from __future__ import annotations
@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import xml.etree.ElementTree as ElementTree
 
-from procrun import Deadline, run
+from failover.election import Rules, Words, judge
+from failover.mark import CHANGE_TOLERANCE, Freshness, parse_all
+from ocf.cib import CibError, ResourceView, delete_location, location_ids
 
-from .election import CHANGE_TOLERANCE, Freshness, judge, parse_all
+from . import store
 
-TOOL_SECONDS = 15
 SWITCHOVER_SECONDS = 120  # the longest a planned switchover is waited for
 
 
@@ -35,111 +35,30 @@ class UsageError(Exception):
         self.code = code
 
 
-def tool(argv: list[str]) -> str:
-    """stdout of a cluster tool; a failure is an operator error naming the tool."""
-    result = run(argv, Deadline(TOOL_SECONDS, reserve=0))
-    if not result.ok:
-        raise UsageError("no cluster running here? %s" % result.describe())
-    return result.stdout
-
-
-class ClusterView:
-    """What the CIB, crm_mon and attrd say about one ocf:mfsha:mfsmaster resource."""
+class ClusterView(ResourceView):
+    """One ocf:mfsha:mfsmaster resource: the CIB and crm_mon (ocf.cib), and what its
+    nodes published (mfsha.store)."""
 
     def __init__(self, resource: str | None) -> None:
-        self.cib = ElementTree.fromstring(tool(["cibadmin", "--query", "--local"]))
-        self.resource = resource or self._only_resource()
-        self.primitive = self._primitive(self.resource)
-        self.params = {nv.get("name"): nv.get("value") for nv in
-                       self.primitive.iter("nvpair")}
-        self.nodes = sorted(n.get("uname") for n in self.cib.iter("node") if n.get("uname"))
-        self.status = ElementTree.fromstring(tool(["crm_mon", "--one-shot", "--inactive",
-                                                   "--output-as=xml"]))
-        self.roles = self._roles()
-        self.published = parse_all(self._private("mfsha-%s-freshness" % self.resource))
-        self.stamps = {n: int(t) for n, t in self._private("mfsha-%s-stamp" % self.resource)
-                       .items() if t.isdigit() and int(t)}
-        self.hwm = Freshness.parse(self._property("mfsha-%s-hwm" % self.resource))
-
-    def _only_resource(self) -> str:
-        found = [p.get("id") for p in self.cib.iter("primitive")
-                 if p.get("type") == "mfsmaster" and p.get("provider") == "mfsha"]
-        if len(found) != 1:
-            raise UsageError("%s ocf:mfsha:mfsmaster resources in the CIB (%s): name one with "
-                             "--resource" % (len(found) or "no", ", ".join(found) or "none"))
-        return found[0]
-
-    def _primitive(self, name: str):
-        for primitive in self.cib.iter("primitive"):
-            if primitive.get("id") == name:
-                if (primitive.get("provider"), primitive.get("type")) != ("mfsha", "mfsmaster"):
-                    raise UsageError("resource %s is not ocf:mfsha:mfsmaster" % name)
-                return primitive
-        raise UsageError("no resource %s in the CIB" % name)
-
-    def _roles(self) -> dict[str, str]:
-        roles = {}
-        for element in self.status.iter("resource"):
-            if element.get("id", "").split(":")[0] == self.resource:
-                for node in element.iter("node"):
-                    roles[node.get("name")] = element.get("role", "")
-        return roles
+        super().__init__("mfsha", "mfsmaster", resource)
+        self.published = parse_all(self._private(store.freshness_attribute(self.resource)))
+        self.stamps = {n: int(t) for n, t in self._private(store.stamp_attribute(
+            self.resource)).items() if t.isdigit() and int(t)}
+        self.hwm = Freshness.parse(self.cluster_property(store.hwm_property(self.resource)))
 
     def _private(self, name: str) -> dict[str, str]:
         from ocf.attributes import query_all
-        return query_all(name, Deadline(TOOL_SECONDS, reserve=0))
+        from procrun import Deadline
+        return query_all(name, Deadline(15, reserve=0))
 
-    def _property(self, name: str) -> str | None:
-        for nvpair in self.cib.iter("nvpair"):
-            if nvpair.get("name") == name:
-                return nvpair.get("value")
-        return None
-
-    def clone(self) -> str:
-        """The promotable clone holding the primitive."""
-        for clone in list(self.cib.iter("clone")) + list(self.cib.iter("master")):
-            if any(p.get("id") == self.resource for p in clone.iter("primitive")):
-                return clone.get("id")
-        raise UsageError("resource %s is not in a promotable clone" % self.resource)
-
-    def quorate(self) -> bool:
-        summary = self.status.find("summary/current_dc")
-        return summary is not None and summary.get("with_quorum") == "true"
-
-    def settled(self) -> bool:
-        """Every node of the clone in a stable role, exactly one Promoted."""
-        roles = list(self.roles.values())
-        return roles.count("Promoted") + roles.count("Master") == 1 and all(
-            r in ("Promoted", "Master", "Unpromoted", "Slave") for r in roles)
-
-    def vip(self) -> str | None:
-        """The address of an IPaddr2 resource colocated with the Promoted role."""
-        clone = self.clone()
-        for colocation in self.cib.iter("rsc_colocation"):
-            if colocation.get("with-rsc") == clone:
-                for primitive in self.cib.iter("primitive"):
-                    if primitive.get("id") == colocation.get("rsc") and \
-                            primitive.get("type") == "IPaddr2":
-                        for nvpair in primitive.iter("nvpair"):
-                            if nvpair.get("name") == "ip":
-                                return nvpair.get("value")
-        return None
-
-    def promote_failures(self, node: str) -> set[tuple[str, str]]:
-        """(when, exit reason) of failed promotes of this resource on `node`."""
-        return {(f.get("last-rc-change", ""), f.get("exitreason", "")) for f in
-                self.status.iter("failure") if f.get("node") == node
-                and f.get("op_key", "").startswith(self.resource + "_promote_")}
-
-    def flag(self, name: str) -> bool:
-        return (self.params.get(name) or "").lower() in ("true", "yes", "1", "on")
-
-    def promoted(self) -> str | None:
-        found = [n for n, r in self.roles.items() if r in ("Promoted", "Master")]
-        return found[0] if len(found) == 1 else None
+    def rules(self) -> Rules:
+        return Rules(self.flag("allow_data_loss"), self.flag("allow_new_filesystem"),
+                     Words("set allow_data_loss=true", "set allow_new_filesystem=true",
+                           store.record_mark_hint(self.resource)))
 
     def why(self, node: str):
-        """election.judge for `node`, from what it published (the agent's own inputs)."""
+        """failover.election.judge for `node`, from what it published (the agent's own
+        inputs)."""
         if node not in self.nodes:
             raise UsageError("no node %s in the cluster (nodes: %s)" % (node, ", ".join(self.nodes)))
         own = self.published.get(node)
@@ -162,8 +81,7 @@ class ClusterView:
                 hwm = Freshness(min(hwm.version, own.version), hwm.metaid, hwm.node,
                                 hwm.fingerprint)
         return judge(own, verdict, reason, "the data directory of %s" % node, hwm, peers,
-                     self.flag("allow_data_loss"), self.flag("allow_new_filesystem"),
-                     "mfsha-%s-hwm" % self.resource)
+                     self.rules())
 
     def rows(self) -> list[dict]:
         newest = max([v.version for v in self.published.values()] +
@@ -186,24 +104,26 @@ class ClusterView:
             rows.append(row)
         return rows
 
+    def local_node(self):
+        """This node's MooseFS installation, as the resource's parameters name it."""
+        from moosefs.config import ConfigError
+        from moosefs.node import LocalNode
+        try:
+            return LocalNode(self.params.get("master_cfg") or "/etc/mfs/mfsmaster.cfg",
+                             self.params.get("metalogger_cfg") or "/etc/mfs/mfsmetalogger.cfg")
+        except ConfigError as error:
+            raise UsageError(str(error)) from None
 
-def local_data_path(view: ClusterView) -> str:
-    from moosefs import config
-    try:
-        return config.master(view.params.get("master_cfg") or "/etc/mfs/mfsmaster.cfg").data_path
-    except config.ConfigError as error:
-        raise UsageError(str(error)) from None
-
-
-def archiver_of(view: ClusterView):
-    from moosefs.archive import Archiver, default_folder
-    folder = view.params.get("archive_dir") or default_folder(local_data_path(view))
-    return Archiver(folder)
+    def archiver(self):
+        node = self.local_node()
+        return node.archiver(self.params.get("archive_dir") or "",
+                             int(self.params.get("archive_keep") or 20),
+                             int(self.params.get("archive_max_mb") or 10240))
 
 
 def command_status(view: ClusterView, as_json: bool) -> str:
     rows = view.rows()
-    archives = archiver_of(view).archives()
+    archives = view.archiver().archives()
     total = sum(os.path.getsize(p) for p in archives)
     summary = {"resource": view.resource, "nodes": rows,
                "high_water_mark": view.hwm.version if view.hwm else None,
@@ -264,10 +184,11 @@ def command_switchover(view: ClusterView, target: str | None) -> str:
     lag = next(row["lag_changes"] for row in view.rows() if row["node"] == target)
     if lag is None or lag > CHANGE_TOLERANCE:
         raise UsageError("%s lags %s changes behind: let it catch up first" % (target, lag))
-    clone, address = view.clone(), view.vip()
-    earlier_failures = view.promote_failures(target)
+    clone, address = view.clone(), view.colocated_address()
+    earlier_failures = view.failures(target, "promote")
     constraints_before = location_ids()
     started = time.monotonic()
+    from ocf.cib import tool
     tool(["crm_resource", "--move", "--promoted", "--resource", clone, "--node", target,
           "--force"])
     try:
@@ -277,7 +198,7 @@ def command_switchover(view: ClusterView, target: str | None) -> str:
             if now.promoted() == target and now.settled() and \
                     (address is None or serving(address, view)):
                 break
-            refusals = now.promote_failures(target) - earlier_failures
+            refusals = now.failures(target, "promote") - earlier_failures
             if refusals:  # the agent's own checks, on fresher data than published
                 raise UsageError("%s refused the promotion: %s; Pacemaker keeps the master "
                                  "elsewhere (crm_resource --cleanup clears the failure)"
@@ -290,36 +211,26 @@ def command_switchover(view: ClusterView, target: str | None) -> str:
         # Only what the move created (a preference for the target and, with --force, a
         # ban of the old node): a ban or move an administrator set stays.
         for created in sorted(location_ids() - constraints_before):
-            tool(["cibadmin", "--delete", "--scope", "constraints", "--xml-text",
-                  '<rsc_location id="%s"/>' % created])
+            delete_location(created)
     return "switchover %s -> %s: mfsmaster serving at %s %.1f s after the move" % (
         old, target, address or "the new node", time.monotonic() - started)
 
 
-def location_ids() -> set[str]:
-    """Ids of the location constraints in the CIB."""
-    constraints = ElementTree.fromstring(tool(["cibadmin", "--query", "--scope",
-                                               "constraints"]))
-    return {element.get("id", "") for element in constraints.iter("rsc_location")}
-
-
 def serving(address: str, view: ClusterView) -> bool:
-    from moosefs import config
     from moosefs.daemons import serving as accepts
     try:
-        port = config.master(view.params.get("master_cfg") or "/etc/mfs/mfsmaster.cfg") \
-            .integer("MATOCL_LISTEN_PORT")
-    except config.ConfigError:
+        port = view.local_node().client_address()[1]
+    except UsageError:
         port = 9421
     return accepts(address, port, timeout=0.5)
 
 
 def command_archives(view: ClusterView, args: list[str], as_json: bool) -> str:
-    archiver = archiver_of(view)
+    archiver = view.archiver()
     if args[:1] == ["extract"]:
         if len(args) != 3:
             raise UsageError("usage: mfsha archives extract NAME DIR", 2)
-        return extract(archiver, args[1], args[2], local_data_path(view))
+        return extract(archiver, args[1], args[2], view.local_node().data_path)
     archives = archiver.archives()
     listing = [{"name": os.path.basename(p), "bytes": os.path.getsize(p)} for p in archives]
     if as_json:
@@ -379,6 +290,9 @@ def main(argv: list[str]) -> int:
     except UsageError as error:
         print("mfsha: %s" % error, file=sys.stderr)
         return error.code
-    except (OSError, ElementTree.ParseError) as error:
+    except CibError as error:
+        print("mfsha: %s" % error, file=sys.stderr)
+        return 1
+    except OSError as error:
         print("mfsha: %s" % error, file=sys.stderr)
         return 1

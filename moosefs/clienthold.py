@@ -27,20 +27,14 @@ CLIENT_LISTEN_KEYS = ("MATOCL_LISTEN_HOST", "MATOCL_LISTEN_PORT",
 
 def unreadable_reason(cfg: Config) -> str | None:
     """Why the master, once it runs as WORKING_USER, could not read the administrator's
-    file again on reload (None: it can). Told from the file's owner and mode bits."""
-    import grp
-    import pwd
+    file again on reload (None: it can)."""
+    from .owner import UnknownOwner, of_config
     try:
-        user = pwd.getpwnam(cfg.working_user)
+        owner = of_config(cfg)
         status = os.stat(cfg.path)
-        groups = {user.pw_gid} | {g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem}
-        if cfg.working_group:
-            groups.add(grp.getgrnam(cfg.working_group).gr_gid)
-    except (KeyError, OSError) as error:
+    except (UnknownOwner, OSError) as error:
         return "cannot tell whether %s can read %s: %s" % (cfg.working_user, cfg.path, error)
-    if user.pw_uid == 0 or status.st_mode & 0o004 or \
-            (status.st_uid == user.pw_uid and status.st_mode & 0o400) or \
-            (status.st_gid in groups and status.st_mode & 0o040):
+    if owner.may_read(status):
         return None
     return "%s (mode %o) is not readable by WORKING_USER %s" % (
         cfg.path, status.st_mode & 0o777, cfg.working_user)

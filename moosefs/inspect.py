@@ -146,23 +146,9 @@ def _prefix_below(log: Changelog, base_version: int) -> bool:
     return bool(before and after) and max(s[1] for s in before) < base_version
 
 
-def _readable_by(path: str, uid: int, gids: set[int]) -> bool:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return False
-    if uid == 0:
-        return True
-    if stat.st_uid == uid:
-        return bool(stat.st_mode & 0o400)
-    if stat.st_gid in gids:
-        return bool(stat.st_mode & 0o040)
-    return bool(stat.st_mode & 0o004)
-
-
-def inspect(data_path: str, thorough: bool = False, owner: tuple[int, set[int]] | None = None,
+def inspect(data_path: str, thorough: bool = False, owner=None,
             known: history.Known | None = None, scans=None) -> Inspection:
-    """Inspect `data_path`. `owner` is (uid, gids) of WORKING_USER, to check readability;
+    """Inspect `data_path`. `owner` (moosefs.owner.Owner) is WORKING_USER, to check readability;
     `known` is what the cluster knows of its history (moosefs.history). With `scans`
     (a files.ScanCache), changelogs are read line by line as the restore reads them,
     but only what was appended since the cache's last inspection: the version is the
@@ -201,7 +187,7 @@ def inspect(data_path: str, thorough: bool = False, owner: tuple[int, set[int]] 
     result.repairs.extend(_log_repairs(selection.changelogs, selection.images))
     if owner is not None:
         for item in selection.images + selection.changelogs:
-            if not _readable_by(os.path.join(data_path, item.name), *owner):
+            if not owner.can_read(os.path.join(data_path, item.name)):
                 result.repairs.append(Repair(Repair.CHOWN, item.name,
                                              "not readable by the MooseFS working user"))
     _judge(result, selection)

@@ -28,6 +28,7 @@ from .config import Config
 from .daemons import Master
 from .files import NEW_SIGNATURE, read_image
 from .history import MASTER, METALOGGER, Known, kind_of
+from .owner import Owner, UnknownOwner, of_config
 from .inspect import EMPTY, RESTORABLE, Inspection, Repair, inspect
 
 RESTORED_NAME = "metadata.mfs"
@@ -82,33 +83,6 @@ def check_time(deadline, found: Inspection, data_path: str, step: str,
             "but only %.0f s of the action's timeout; nothing was changed: set the promote "
             "timeout to at least %.0f s (op promote timeout=...)"
             % (step, needed, size / 2**20, data_path, left, 2 * needed + 60))
-
-
-class Owner:
-    """WORKING_USER / WORKING_GROUP as numeric ids."""
-
-    def __init__(self, user: str, group: str = "") -> None:
-        import grp
-        import pwd
-        try:
-            entry = pwd.getpwnam(user)
-        except KeyError:
-            raise RestoreError("WORKING_USER %r does not exist" % user) from None
-        self.uid = entry.pw_uid
-        try:
-            self.gid = grp.getgrnam(group).gr_gid if group else entry.pw_gid
-        except KeyError:
-            raise RestoreError("WORKING_GROUP %r does not exist" % group) from None
-        self.gids = {self.gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
-
-    def check_tuple(self) -> tuple[int, set[int]]:
-        return self.uid, self.gids
-
-    def give(self, data_path: str) -> None:
-        """data_path and its regular files to WORKING_USER, never through a link."""
-        from .safedir import SafeDir
-        with SafeDir(data_path) as folder:
-            folder.give(self.uid, self.gid)
 
 
 class RestoreResult:
@@ -234,8 +208,11 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
     if master.pid():
         raise RestoreError("mfsmaster (pid %d) already runs on %s: refusing to restore under it"
                            % (master.pid(), data_path))
-    owner = Owner(cfg.working_user, cfg.working_group)
-    found = inspect(data_path, thorough=True, owner=owner.check_tuple(), known=known, scans=scans)
+    try:
+        owner = of_config(cfg)
+    except UnknownOwner as error:
+        raise RestoreError(str(error)) from None
+    found = inspect(data_path, thorough=True, owner=owner, known=known, scans=scans)
     if found.verdict == EMPTY:
         if not allow_create:
             raise RestoreError("no metadata in %s; a new empty file system is created only "
@@ -254,7 +231,7 @@ def restore(cfg: Config, deadline, archiver: Archiver, generation: gen.Generatio
     check_time(deadline, found, data_path, "the repairs", archive_bytes=_repaired_bytes(
         data_path, found.repairs))
     archive = apply_repairs(data_path, found.repairs, archiver, "before-restore")
-    repaired = inspect(data_path, thorough=True, owner=owner.check_tuple(), known=known,
+    repaired = inspect(data_path, thorough=True, owner=owner, known=known,
                        scans=scans)
     leftover = [r for r in repaired.repairs if r.kind != Repair.CHOWN]
     if repaired.verdict != RESTORABLE or repaired.version != found.version or leftover:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
+import tarfile
 
 import pytest
 
@@ -28,3 +29,15 @@ def installed_prefix() -> str:
     if code != 0:
         pytest.fail(text, pytrace=False)
     return text
+
+
+SAMPLE_TARBALL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              "..", "shared", "moosefs", "moosefs-4.59.2.tar.gz")
+
+
+def sample_keys(name: str) -> list[str]:
+    """Every `# KEY = VALUE` line of a 4.59.2 sample config, uncommented."""
+    with tarfile.open(SAMPLE_TARBALL) as tar:
+        text = tar.extractfile("moosefs-4.59.2/mfsdata/%s.cfg.in" % name).read().decode()
+    return [line.lstrip("# ") for line in text.splitlines()
+            if line.startswith("# ") and " = " in line and line[2:].split(" ")[0].isupper()]

@@ -25,21 +25,31 @@ def logger(settings):
 
 
 def status(settings) -> str:
-    from .freshness import LocalMark, Node, ask_peers
-    node, mark = Node(settings), LocalMark(settings)
-    found = node.inspect(mark)
-    version, metaid, here = mark.read()
+    from .freshness import LocalMark, ask_peers, inspect_here, local_node
+    node, mark = local_node(settings), LocalMark(settings)
+    own, found = inspect_here(node, mark)
+    current = mark.read()
     pid = node.master.pid() or node.metalogger.pid()
     lines = ["role: %s%s" % (node.role(), " (pid %d)" % pid if pid else ""),
              "metadata here: %s" % ("restores to version %d (metadata id %016X)" % (
-                 found.version, found.metaid) if found.restorable else "none: " + found.summary()),
+                 own.version, own.metaid) if own else "none: " + found.summary()),
              "high-water mark: %s" % ("version %d, reached by %s" % (
-                 version, "this node's master" if here else "a peer") if version else "none")]
+                 current.version, "this node's master" if current.node == mark.me
+                 else current.node or "a peer") if current else "none")]
     for peer, answer in sorted(ask_peers(settings, logger(settings)).items()):
         lines.append("peer %s: %s" % (peer, "no answer" if answer is None else
                                        "version %d, %s, mark %d" % (answer.version, answer.role,
                                                                     answer.mark)))
     return "\n".join(lines)
+
+
+def serve(settings, log) -> None:
+    from .freshness import LocalMark, Responder, local_node, serve as answer_peers
+    from .hooks import restart_holed_metalogger, scan_store
+    node, mark = local_node(settings), LocalMark(settings)
+    responder = Responder(node, mark, scan_store(settings), lambda found:
+                          restart_holed_metalogger(settings, node, mark, log, found))
+    answer_peers(settings, responder, log)
 
 
 def main(argv: list[str]) -> int:
@@ -70,8 +80,7 @@ def main(argv: list[str]) -> int:
         elif verb == "down":
             down(hooks)
         elif verb == "serve":
-            from .freshness import Node, serve
-            serve(settings, Node(settings), log)
+            serve(settings, log)
         else:
             print(status(settings))
     except (HookError, SettingsError, OSError) as error:

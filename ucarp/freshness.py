@@ -24,8 +24,8 @@ import hmac
 import socket
 import threading
 import time
-from typing import NamedTuple
 
+from failover.mark import Freshness, raises
 from ocf.state import StateFile
 
 from .settings import Settings
@@ -88,98 +88,102 @@ class Answer:
         except (KeyError, ValueError):
             return None
 
-    def same_filesystem(self, metaid: int) -> bool:
-        """The same file system, known on both sides (for ranking: an empty peer's 0
-        says nothing, and a fresher peer of an unknown file system still blocks)."""
-        return not metaid or not self.metaid or metaid == self.metaid
-
-
-class Mark(NamedTuple):
-    version: int
-    metaid: int
-    here: bool  # reached by this node's own master
+    def freshness(self) -> Freshness:
+        return Freshness(self.version, self.metaid)
 
 
 class LocalMark:
-    """This node's high-water mark: a state file in STATE_DIR."""
+    """This node's high-water mark (failover.mark.Freshness): a state file in STATE_DIR.
+    `me` is this node's name in the mark: its own address in PEERS."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, me: str | None = None) -> None:
         self.file = StateFile(settings.text("STATE_DIR"), "high-water-mark")
+        self.me = me if me is not None else settings.bind_address()
 
-    def read(self) -> Mark:
+    def read(self) -> Freshness | None:
         values = self.file.read()
-        try:
-            return Mark(int(values.get("version", "0")), int(values.get("metaid", "0"), 16),
-                        values.get("here") == "1")
+        if "mark" in values:
+            return Freshness.parse(values["mark"])
+        try:  # the format before the mark named its node: version, metaid, here
+            version = int(values.get("version", "0"))
+            metaid = int(values.get("metaid", "0"), 16)
         except ValueError:
-            return Mark(0, 0, False)
+            return None
+        if not version:
+            return None
+        return Freshness(version, metaid, self.me if values.get("here") == "1" else "")
 
     def known(self):
         """The mark as moosefs.history takes it (None: nothing recorded)."""
-        from moosefs.history import Known
-        version, _, here = self.read()
-        return Known(version, here) if version else None
+        mark = self.read()
+        return mark.known(self.me) if mark else None
 
-    def raise_to(self, version: int, metaid: int, here: bool, always: bool = False) -> bool:
-        """Record `version` if it is higher (or `always`: a promotion); True if written."""
-        current, current_id, _ = self.read()
-        if not always and (version <= current or (current_id and metaid and metaid != current_id)):
+    def raise_to(self, reached: Freshness) -> bool:
+        """Record `reached` by the one raise rule (failover.mark.raises); True if written."""
+        if not raises(self.read(), reached):
             return False
-        self.file.write({"version": str(version), "metaid": "%016X" % metaid,
-                         "here": "1" if here else ""})
+        self.write(reached)
         return True
 
+    def write(self, reached: Freshness) -> None:
+        """Record `reached` whatever the mark was (a promotion: the election checked)."""
+        self.file.write({"mark": reached.text()})
 
-class Node:
-    """This node's MooseFS config files and daemons, as the hook config names them."""
+    def reached_here(self, data_path: str, version: int, metaid: int) -> Freshness:
+        """The mark of this node's own master at `version`, with its last change's
+        fingerprint, so that a branch elsewhere is told apart (moosefs.history)."""
+        from moosefs.inspect import change_fingerprint
+        return Freshness(version, metaid, self.me, change_fingerprint(data_path, version))
 
-    def __init__(self, settings: Settings) -> None:
-        from moosefs import config
-        from moosefs.daemons import Master, Metalogger
-        from .settings import SettingsError
-        try:
-            self.master_cfg = config.master(settings.text("MASTER_CFG"))
-            self.metalogger_cfg = config.metalogger(settings.text("METALOGGER_CFG"))
-        except config.ConfigError as error:
-            raise SettingsError(str(error)) from None
-        self.data_path = self.master_cfg.data_path
-        self.master = Master(self.master_cfg.path, self.data_path)
-        self.metalogger = Metalogger(self.metalogger_cfg.path, self.metalogger_cfg.data_path)
 
-    def role(self) -> str:
-        return "master" if self.master.pid() else "metalogger" if self.metalogger.pid() else "none"
+def local_node(settings: Settings):
+    """This node's MooseFS installation as the hook config names it."""
+    from moosefs import config
+    from moosefs.node import LocalNode
+    from .settings import SettingsError
+    try:
+        return LocalNode(settings.text("MASTER_CFG"), settings.text("METALOGGER_CFG"))
+    except config.ConfigError as error:
+        raise SettingsError(str(error)) from None
 
-    def inspect(self, mark: LocalMark):
-        """What this node's files restore to, read with the local mark once this node's
-        own metalogger files have raised it."""
-        from moosefs.inspect import inspect
-        self.learn_from_metalogger(mark)
-        return inspect(self.data_path, known=mark.known())
 
-    def learn_from_metalogger(self, mark: LocalMark) -> None:
-        """This node's metalogger only ever follows a master at the virtual IP, and never
-        while this node's own master runs: metalogger files that restore above the mark
-        are the history of a master elsewhere that came later, which the mark follows."""
-        from moosefs.history import Known
-        from moosefs.inspect import inspect
-        logged = inspect(self.data_path, known=Known(0, False))
-        if logged.restorable and logged.source == "metalogger":
-            mark.raise_to(logged.version, logged.metaid, here=False)
+def learn_from_metalogger(node, mark: LocalMark) -> None:
+    """This node's metalogger only ever follows a master at the virtual IP, and never
+    while this node's own master runs: metalogger files that restore above the mark
+    are the history of a master elsewhere that came later, which the mark follows."""
+    from moosefs.history import Known
+    from moosefs.inspect import inspect
+    logged = inspect(node.data_path, known=Known(0, False))
+    if logged.restorable and logged.source == "metalogger":
+        mark.raise_to(Freshness(logged.version, logged.metaid))
 
-    def answer(self, mark: LocalMark) -> Answer:
-        found = self.inspect(mark)
-        version = found.version if found.restorable else 0
-        return Answer(version, found.metaid if found.restorable else 0, self.role(),
-                      mark.read().version)
+
+def inspect_here(node, mark: LocalMark, store=None):
+    """(Freshness or None, inspection) of this node's files, read with the local mark
+    once this node's own metalogger files have raised it."""
+    from failover.steps import inspect_own
+    learn_from_metalogger(node, mark)
+    return inspect_own(node, mark.read(), mark.me, store)
+
+
+def answer_of(node, mark: LocalMark, store=None) -> tuple[Answer, object]:
+    """(what this node tells its peers, the inspection it rests on)."""
+    own, found = inspect_here(node, mark, store)
+    current = mark.read()
+    return Answer(own.version if own else 0, own.metaid if own else 0, node.role(),
+                  current.version if current else 0), found
 
 
 class Responder:
     """What `serve` tells: one inspection per ANSWER_REUSE_SECONDS at most, however
-    many questions come."""
+    many questions come. `on_inspected(found)` sees each inspection (the metalogger's
+    hole restart)."""
 
-    def __init__(self, node: Node, mark: "LocalMark") -> None:
+    def __init__(self, node, mark: LocalMark, store=None, on_inspected=None) -> None:
         self.node = node
         self.mark = mark
+        self.store = store
+        self.on_inspected = on_inspected
         self.lock = threading.Lock()
         self.cached: Answer | None = None
         self.cached_at = 0.0
@@ -187,17 +191,19 @@ class Responder:
     def current(self) -> Answer:
         with self.lock:
             if self.cached is None or time.monotonic() - self.cached_at >= ANSWER_REUSE_SECONDS:
-                self.cached, self.cached_at = self.node.answer(self.mark), time.monotonic()
+                self.cached, found = answer_of(self.node, self.mark, self.store)
+                self.cached_at = time.monotonic()
+                if self.on_inspected is not None:
+                    self.on_inspected(found)
             return self.cached
 
 
-def serve(settings: Settings, node: Node, log) -> None:
+def serve(settings: Settings, responder: Responder, log) -> None:
     """Answer the configured peers until killed (`mfsha-ucarp serve`)."""
     import socketserver
     secret = settings.secret()
     allowed = peer_addresses(settings)
     address = settings.bind_address()
-    responder = Responder(node, LocalMark(settings))
     slots = threading.BoundedSemaphore(MAX_CONVERSATIONS)
 
     class Handler(socketserver.BaseRequestHandler):

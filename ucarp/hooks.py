@@ -1,16 +1,18 @@
-"""ucarp's up and down hooks.
+"""ucarp's up and down hooks, on the failover core (the `failover` package).
 
 ucarp runs a hook and waits for it, sending no advertisement meanwhile; after
 advbase * deadratio seconds (3 s by default) another node would take the address too.
 So `up` only adds the address and hands the promotion to a detached worker: wait
-SETTLE_TIME for ucarp's election to settle, stop the metalogger, ask the peers, refuse or restore safely (moosefs.restore), start mfsmaster
-and wait until it serves. When the worker refuses or fails it steps down (metalogger
-back, address removed) and sends ucarp SIGUSR2, which makes ucarp give the address up
-(BACKUP for 3 s at least) so that another node takes it over.
+SETTLE_TIME for ucarp's election to settle, then the core's promote sequence (stop the
+metalogger, read the mark, inspect, elect against the peers' answers, restore safely),
+start mfsmaster and wait until it serves. When the worker refuses or fails it steps
+down (metalogger back, address removed) and sends ucarp SIGUSR2, which makes ucarp
+give the address up (BACKUP for 3 s at least) so that another node takes it over.
 
 `down` stops mfsmaster cleanly, starts the metalogger and removes the address. A lock
-file in STATE_DIR serialises the worker and the hooks, so one node never runs both
-daemons' transitions at once and never starts a second master.
+file in STATE_DIR serialises the worker, the hooks and the responder's metalogger
+restart, so one node never runs two daemons' transitions at once and never starts a
+second master.
 """
 from __future__ import annotations
 
@@ -19,51 +21,76 @@ import os
 import signal
 import time
 
+from failover.election import Rules, Words
+from failover.mark import Freshness
+from failover.promote import CannotTell
+from failover.steps import StepFailed
 from procrun import Deadline, run
 
-from .freshness import Answer, LocalMark, Mark, Node, ask_peers
+from .freshness import Answer, LocalMark, ask_peers, learn_from_metalogger, local_node
 from .settings import Settings
+
+WORDS = Words("set ALLOW_DATA_LOSS = 1", "set ALLOW_NEW_FILESYSTEM = 1",
+              "raise the local mark by hand in STATE_DIR/high-water-mark")
 
 
 class HookError(Exception):
     """A one-line reason why a hook could not do its job."""
 
 
-def refusal(found, answers: dict[str, Answer | None], mark: Mark,
-            allow_new: bool, allow_loss: bool) -> str:
-    """Why this node must not become the master ("" when it may). `found` is this node's
-    inspection (moosefs.inspect), `answers` the peers', `mark` the local high-water mark.
-    The safe restore checks the mark again on the files themselves."""
-    version = found.version if found.restorable else 0
-    metaid = found.metaid if found.restorable else 0
-    masters = [p for p, a in answers.items() if a and a.role == "master"]
-    if masters:
-        return "peer %s already runs mfsmaster" % masters[0]
-    if not found.restorable and found.verdict != "empty":
-        return "metadata in %s cannot be restored: %s" % (found.data_path, found.reason)
-    fresher = sorted(((a.version, p) for p, a in answers.items()
-                      if a and a.same_filesystem(metaid) and a.version > version), reverse=True)
-    if fresher and not allow_loss:
-        return "peer %s holds fresher metadata (version %d, here %s)" % (
-            fresher[0][1], fresher[0][0], version or "none")
-    if not found.restorable:
-        someone_has = any(a and a.version for a in answers.values())
-        if not allow_new or mark.version or someone_has:
-            return ("no metadata in %s%s" % (found.data_path, "" if allow_new else
-                    "; set ALLOW_NEW_FILESYSTEM = 1 to create a new file system"))
-        return ""
-    if mark.version > version and not allow_loss:
-        return ("metadata here restores to version %d, below the version %d a master "
-                "reached; set ALLOW_DATA_LOSS = 1 to force it" % (version, mark.version))
-    return ""
+def rules(settings: Settings) -> Rules:
+    return Rules(settings.flag("ALLOW_DATA_LOSS"), settings.flag("ALLOW_NEW_FILESYSTEM"), WORDS)
 
 
 def learn_marks(mark: LocalMark, answers: dict[str, Answer | None], metaid: int) -> None:
     """A version an authenticated peer of this very file system (the same metadata id,
     known on both sides) holds or knows a master reached raises the local mark."""
-    for answer in answers.values():
+    for peer, answer in answers.items():
         if answer and metaid and answer.metaid == metaid:
-            mark.raise_to(max(answer.version, answer.mark), metaid, here=False)
+            mark.raise_to(Freshness(max(answer.version, answer.mark), metaid, peer))
+
+
+@contextlib.contextmanager
+def locked(settings: Settings, seconds: float):
+    """The hooks' lock (STATE_DIR/lock), waited for at most `seconds` (0: tried once)."""
+    from ocf.state import lock_within
+    folder = settings.text("STATE_DIR")
+    os.makedirs(folder, mode=0o750, exist_ok=True)
+    with open(os.path.join(folder, "lock"), "w") as stream:
+        if not lock_within(stream, seconds):
+            raise HookError("another hook still runs after %.0f s" % seconds)
+        yield
+
+
+def scan_store(settings: Settings):
+    from ocf.state import ValueFile
+    return ValueFile(settings.text("STATE_DIR"), "scans")
+
+
+def archiver(settings: Settings, node):
+    return node.archiver(settings.text("ARCHIVE_DIR"), int(settings.number("ARCHIVE_KEEP")),
+                         int(settings.number("ARCHIVE_MAX_MB")))
+
+
+class UcarpCluster:
+    """failover.promote.Cluster as ucarp nodes know it: the mark in STATE_DIR, raised
+    by what the peers answer; the peers asked over the network."""
+
+    def __init__(self, hooks: "Hooks") -> None:
+        self.hooks = hooks
+        self.me = hooks.mark.me
+        self.answers: dict[str, Answer | None] | None = None
+
+    def read_mark(self) -> Freshness | None:
+        self.answers = self.hooks.ask_peers()
+        return self.hooks.mark.read()
+
+    def peers(self, own: Freshness | None) -> tuple[dict[str, Freshness], list[str]]:
+        if self.answers is None:
+            raise CannotTell("the peers were not asked")
+        answers = {p: a for p, a in self.answers.items() if a is not None}
+        return ({p: a.freshness() for p, a in answers.items()},
+                [p for p, a in answers.items() if a.role == "master"])
 
 
 class Hooks:
@@ -72,7 +99,7 @@ class Hooks:
         self.log = log
         self.iface = iface
         self.vip = vip
-        self.node = Node(settings)
+        self.node = local_node(settings)
         self.mark = LocalMark(settings)
 
     # -- the address ----------------------------------------------------------------------
@@ -92,23 +119,14 @@ class Hooks:
         result = run(["ip", "-o", "addr", "show", "dev", self.iface], Deadline(10, reserve=0))
         return any(field.split("/")[0] == self.vip for field in result.stdout.split())
 
-    # -- the lock ---------------------------------------------------------------------------
-    @contextlib.contextmanager
     def locked(self, seconds: float):
-        """The hooks' lock (STATE_DIR/lock), waited for at most `seconds`."""
-        from ocf.state import lock_within
-        folder = self.settings.text("STATE_DIR")
-        os.makedirs(folder, mode=0o750, exist_ok=True)
-        with open(os.path.join(folder, "lock"), "w") as stream:
-            if not lock_within(stream, seconds):
-                raise HookError("another hook still runs after %.0f s" % seconds)
-            yield
+        return locked(self.settings, seconds)
 
     # -- becoming the master ----------------------------------------------------------------
     def become_master(self) -> str:
         """The worker: "" once mfsmaster serves, else why it stepped down."""
-        from moosefs.daemons import DaemonError, wait_serving
-        from moosefs.restore import RestoreError, restore
+        from failover.promote import Refused, promote
+        from failover.steps import start_master
         settings, node, log = self.settings, self.node, self.log
         started = time.monotonic()
         deadline = Deadline(settings.number("START_TIMEOUT"), reserve=0)
@@ -124,35 +142,16 @@ class Hooks:
                 log.info("%s is no longer here (ucarp went back to BACKUP): not becoming "
                          "the master" % self.vip)
                 return ""
-            with log.step("metalogger stop"):
-                node.metalogger.stop(settings.number("STOP_TIMEOUT"))
-            answers = self.ask_peers()
-            found = node.inspect(self.mark)
-            mark = self.mark.read()
-            why = refusal(found, answers, mark, settings.flag("ALLOW_NEW_FILESYSTEM"),
-                          settings.flag("ALLOW_DATA_LOSS"))
-            if why:
-                return self.step_down_after(why)
-            enforce = mark.version and not settings.flag("ALLOW_DATA_LOSS")
             try:
-                with log.step("restore") as step:
-                    result = restore(node.master_cfg, deadline, self.archiver(),
-                                     allow_create=not found.restorable,
-                                     expect_metaid=mark.metaid if enforce else 0,
-                                     minimum_version=mark.version if enforce else 0,
-                                     known=self.mark.known())
-                    step.note = "version %d" % result.version
-                if result.archive:
-                    log.info("files set aside before the restore: %s" % result.archive)
-                with log.step("master start"):
-                    node.master.start(deadline.remaining())
-            except (RestoreError, DaemonError) as error:
-                return self.step_down_after("restore or start failed: %s" % error)
-            port = node.master_cfg.integer("MATOCL_LISTEN_PORT")
-            if not wait_serving(node.master_cfg.get("MATOCL_LISTEN_HOST"), port, deadline):
-                return self.step_down_after("mfsmaster does not accept connections on port %d"
-                                            % port)
-            self.mark.raise_to(result.version, result.metaid, here=True, always=True)
+                done = promote(node, UcarpCluster(self), rules(settings),
+                               archiver(settings, node), deadline, log, scan_store(settings))
+                start_master(node, deadline, log)
+            except Refused as refused:
+                return self.step_down_after(refused.reason)
+            except StepFailed as error:
+                return self.step_down_after("start failed: %s" % error)
+            result = done.result
+            self.mark.write(self.mark.reached_here(node.data_path, result.version, result.metaid))
             log.info("master: metadata restored to version %d, mfsmaster serving (%.3f s)"
                      % (result.version, time.monotonic() - started))
             return ""
@@ -165,7 +164,9 @@ class Hooks:
             step.note = ", ".join("%s %s" % (p, "no answer" if a is None else "version %d %s"
                                              % (a.version, a.role))
                                   for p, a in sorted(answers.items())) or "none configured"
-        learn_marks(self.mark, answers, self.mark.read().metaid)
+        learn_from_metalogger(self.node, self.mark)
+        current = self.mark.read()
+        learn_marks(self.mark, answers, current.metaid if current else 0)
         return answers
 
     def step_down_after(self, why: str) -> str:
@@ -173,41 +174,44 @@ class Hooks:
         self.step_down()
         return why
 
-    def archiver(self):
-        from moosefs.archive import Archiver, default_folder
-        return Archiver(self.settings.text("ARCHIVE_DIR") or default_folder(self.node.data_path))
-
     # -- stepping down --------------------------------------------------------------------------
     def step_down(self) -> None:
         """Master stopped cleanly (its version raises the mark), metalogger started,
         address removed; each step is skipped when already done."""
-        from moosefs.daemons import DaemonError
-        from moosefs.files import read_image
-        from moosefs.restore import RestoreError, prepare_for_metalogger
-        node, log = self.node, self.log
-        if node.master.pid():
-            with log.step("master stop") as step:
-                try:
-                    clean = node.master.stop(self.settings.number("STOP_TIMEOUT"))
-                except DaemonError as error:
-                    raise HookError(str(error)) from None
-                step.note = "clean" if clean else "killed: it saved no image"
-            image = read_image(os.path.join(node.data_path, "metadata.mfs"))
-            if clean and image.valid:
-                self.mark.raise_to(image.version, image.metaid, here=True)
-        if not node.metalogger.pid():
-            self.ask_peers()  # e.g. after a reboot: this node's mark may be long past
-            with log.step("metalogger start"):
-                try:
-                    archive = prepare_for_metalogger(node.data_path, self.archiver(),
-                                                     self.mark.known(),
-                                                     self.mark.read().version or None)
-                    node.metalogger.start(self.settings.number("STOP_TIMEOUT"))
-                except (RestoreError, DaemonError) as error:
-                    raise HookError("metalogger: %s" % error) from None
-            if archive:
-                log.info("before the metalogger starts, files set aside into %s" % archive)
+        from failover import steps
+        node, log, seconds = self.node, self.log, self.settings.number("STOP_TIMEOUT")
+        try:
+            image = steps.stop_master(node, seconds, self.settings.flag("FAST_STOP"), log)
+            if image is not None:
+                self.mark.raise_to(self.mark.reached_here(node.data_path, image.version,
+                                                          image.metaid))
+            if not node.metalogger.pid():
+                self.ask_peers()  # e.g. after a reboot: this node's mark may be long past
+                with log.step("metalogger start"):
+                    steps.start_metalogger(node, seconds, archiver(self.settings, node),
+                                           self.mark.read(), self.mark.me, log)
+        except StepFailed as error:
+            raise HookError(str(error)) from None
         self.remove_address()
+
+
+def restart_holed_metalogger(settings: Settings, node, mark: LocalMark, log, found) -> None:
+    """The responder's part of the metalogger's upkeep (failover.steps.hole_needs_restart),
+    under the hooks' lock, or not at all when a hook holds it."""
+    from ocf.state import StateFile
+    from failover import steps
+    state = StateFile(settings.text("STATE_DIR"), "metalogger")
+    if node.master.pid() or not node.metalogger.pid() or not steps.hole_needs_restart(
+            found, float(state.read().get("hole_restart_at") or 0)):
+        return
+    try:
+        with locked(settings, 0):
+            state.update(hole_restart_at="%d" % time.time())
+            steps.restart_metalogger(node, settings.number("STOP_TIMEOUT"),
+                                     archiver(settings, node), mark.read(), mark.me, log,
+                                     found.reason)
+    except (HookError, StepFailed) as error:
+        log.warning("metalogger not restarted: %s" % error)
 
 
 def ucarp_parent() -> int:
@@ -222,23 +226,18 @@ def ucarp_parent() -> int:
 
 def up(hooks: Hooks) -> None:
     """Add the address, then promote in a detached worker (see the module's doc)."""
+    from failover.detach import detach
     ucarp = ucarp_parent()
     hooks.add_address()
     hooks.log.info("%s added to %s; becoming the master" % (hooks.vip, hooks.iface))
-    if os.fork():
-        os.wait()
-        return
-    os.setsid()
-    if os.fork():
-        os._exit(0)
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    why, code = work(hooks)
-    if why and ucarp:
-        hooks.log.info("asking ucarp (pid %d) to give %s up" % (ucarp, hooks.vip))
-        os.kill(ucarp, signal.SIGUSR2)
-    os._exit(code)
+
+    def worker() -> int:
+        why, code = work(hooks)
+        if why and ucarp:
+            hooks.log.info("asking ucarp (pid %d) to give %s up" % (ucarp, hooks.vip))
+            os.kill(ucarp, signal.SIGUSR2)
+        return code
+    detach(worker)
 
 
 def work(hooks: Hooks) -> tuple[str, int]:

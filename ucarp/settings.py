@@ -21,6 +21,9 @@ DEFAULTS = {
     "STOP_TIMEOUT": "60",         # clean stop of mfsmaster or mfsmetalogger
     "STATE_DIR": "/var/lib/mfsha-ucarp",
     "ARCHIVE_DIR": "",            # default: DATA_PATH-archive, as the Pacemaker agent's
+    "ARCHIVE_KEEP": "20",         # archives kept; the oldest beyond are removed
+    "ARCHIVE_MAX_MB": "10240",    # their total size kept (the newest always stays)
+    "FAST_STOP": "1",             # end mfsmaster's data writer right after SIGTERM (no 3-s wait)
     "LOG_FILE": "/var/log/mfsha-ucarp.log",
     "SYSLOG_FACILITY": "daemon",  # or "none"
     "ALLOW_NEW_FILESYSTEM": "0",  # an empty node may create a new file system (first start)
@@ -51,7 +54,12 @@ class Settings:
         return value
 
     def flag(self, key: str) -> bool:
-        return self.values.get(key).lower() in ("1", "yes", "true", "on")
+        from ocf.env import parse_bool
+        try:
+            return parse_bool(self.values.get(key))
+        except ValueError:
+            raise SettingsError("%s: %s = %r is not 0 or 1" % (self.path, key,
+                                                               self.values.get(key))) from None
 
     @property
     def peers(self) -> list[str]:
@@ -110,8 +118,10 @@ def load(path: str) -> Settings:
         raise SettingsError(values.warnings()[0])
     settings = Settings(path, values)
     for key in ("FRESHNESS_PORT", "QUERY_TIMEOUT", "START_TIMEOUT", "STOP_TIMEOUT", "VIP_PREFIX",
-                "SETTLE_TIME"):
+                "SETTLE_TIME", "ARCHIVE_KEEP", "ARCHIVE_MAX_MB"):
         settings.number(key)
+    for key in ("ALLOW_NEW_FILESYSTEM", "ALLOW_DATA_LOSS", "FAST_STOP"):
+        settings.flag(key)
     settings.secret()
     return settings
 

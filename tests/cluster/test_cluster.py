@@ -341,7 +341,7 @@ def test_refused_promotes_never_cost_a_node_its_metalogger(cluster, client):
 
 
 def test_allow_data_loss_procedure_when_the_freshest_node_is_lost(cluster, client):
-    """The README's procedure: the master dies with changes no survivor holds; nothing is
+    """The guide's procedure: the master dies with changes no survivor holds; nothing is
     promoted; allow_data_loss promotes the freshest survivor and is deleted at once; the
     old master's extra changes go to its archive when it comes back."""
     old = sc.settle(cluster)

@@ -43,8 +43,8 @@ def high_water_mark(cluster: Cluster) -> int:
 
 
 def test_4x_master_runs_and_an_idle_cluster_keeps_its_cib_epoch(cluster):
-    from mfsha.agent import HWM_REFRESH_SECONDS
-    from mfsha.election import CHANGE_TOLERANCE
+    from mfsha.primary import HWM_REFRESH_SECONDS
+    from failover.mark import CHANGE_TOLERANCE
     client = cluster.client_helper
     promoted = sc.settle(cluster)
     version = cluster.nx(promoted, ["mfsmaster", "-v"]).stdout

@@ -1,4 +1,4 @@
-"""The README's "Moving a running MooseFS master under the cluster", step by step, in the
+"""The guide's "Moving a running MooseFS master under the cluster", step by step, in the
 namespace cluster: a master that runs outside Pacemaker on node1 with metaloggers on the
 other nodes and a client writing files, stopped in a maintenance window; its version
 recorded as the high-water mark with the command the guide gives; then the configuration

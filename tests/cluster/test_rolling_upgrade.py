@@ -1,4 +1,4 @@
-"""The README's rolling MooseFS upgrade under the cluster, from Debian's 3.0.117 to the
+"""The guide's rolling MooseFS upgrade under the cluster, from Debian's 3.0.117 to the
 4.59.2 build (scripts/moosefs4), node by node as the guide says: each Unpromoted node put
 in standby, shut down cleanly and rebooted onto the new binaries, then online; a
 switchover to an upgraded node; the old master's node the same way; then the chunkserver
@@ -13,7 +13,7 @@ import pytest
 
 from lab import scenarios as sc
 from lab.harness import DATA_PATH, Cluster, wait_for
-from mfsha.election import CHANGE_TOLERANCE
+from failover.mark import CHANGE_TOLERANCE
 from tests.cluster.test_cluster import pytestmark  # noqa: F401  (same requirements)
 from tests.moosefs_versions import installed_prefix
 
@@ -72,13 +72,16 @@ def in_standby(cluster: Cluster, node: str) -> bool | None:
 
 
 def bring_online(cluster: Cluster, node: str, other: str) -> None:
-    """`crm node online`, issued on a node that stayed in the cluster, until the rebooted
-    node sees it: a change made on a node before it has joined is lost when the DC sends
-    it the cluster's CIB (seen: the node stayed in standby)."""
+    """`crm node online`, issued on a node that stayed in the cluster, until both that
+    node and the rebooted one see it. The rebooted node's own view alone proves nothing:
+    before the DC's CIB reaches it, it shows no standby (seen: the node stayed in
+    standby); and a change made there before it joined is lost when that CIB arrives."""
     def online() -> bool:
-        if in_standby(cluster, node) is False:
+        views = [in_standby(cluster, n) for n in (other, node)]
+        if views == [False, False]:
             return True
-        cluster.nx(other, ["crm", "node", "online", node], check=False)
+        if views[0] is not False:
+            cluster.nx(other, ["crm", "node", "online", node], check=False)
         return False
     wait_for(online, 60, 2, "%s to leave standby" % node)
 

@@ -65,7 +65,7 @@ def test_crash_moves_the_master_to_the_freshest_and_a_stale_winner_steps_aside(l
     assert sc.logged_version(lab, "node3", False) < sc.logged_version(lab, "node2", False)
     lab.crash("node1")
     assert lab.site.settle(90) == "node2"
-    assert "peer %s holds fresher metadata" % lab.ip("node2") in lab.site.log("node3")
+    assert "node %s holds fresher metadata" % lab.ip("node2") in lab.site.log("node3")
     assert client.verify() == []
     client.write("after-crash", 20)
     assert client.verify() == []

@@ -19,7 +19,7 @@ from ocf.params import BOOLEAN, INTEGER, SELECT, Parameter, Parameters
 from ocf.proc import Deadline, have_binary, run
 from tests.fakecluster import FakeCluster
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.agentlib import ROOT
 SAMPLE = os.path.join(ROOT, "examples", "ocf-sample")
 DTD = "/usr/share/resource-agents/ra-api-1.dtd"
 

@@ -15,11 +15,10 @@ from ocf.state import StateFile
 from tests.agentlib import CLONE_META, call, install, notify_env
 from tests.fakecluster import FakeCluster
 from tests.mfslab import CL_PORT, CSSERV_PORT, Lab, wait_until
+from tests.mfsha.instances import Instances, installed_agent, version_of
 
 
 
-def installed_agent(public_tmp: str) -> str:
-    return install(os.path.join(public_tmp, "destdir"))
 
 
 @pytest.mark.skipif(shutil.which("ocf-tester") is None, reason="resource-agents not installed")
@@ -36,81 +35,8 @@ def test_ocf_tester_passes_on_the_installed_agent(public_tmp, lab):
     assert not node.master_pid() and not node.metalogger_pid()
 
 
-class Instances:
-    """Three agent instances (nodes a, b, c) sharing a file-backed fake cluster."""
-
-    def __init__(self, lab: Lab, public_tmp: str) -> None:
-        self.lab = lab
-        self.fake = FakeCluster(os.path.join(public_tmp, "cluster"))
-        self.public_tmp = public_tmp
-        self.names = ("a", "b", "c")
-        for name in self.names:
-            lab.node(name)
-
-    def env(self, name: str, **extra: str) -> dict[str, str]:
-        node = self.lab.node(name)
-        env = self.fake.environ(name, HA_RSCTMP=os.path.join(self.public_tmp, "run-" + name),
-                                OCF_RESKEY_master_cfg=node.master_cfg,
-                                OCF_RESKEY_metalogger_cfg=node.metalogger_cfg,
-                                OCF_RESKEY_allow_new_filesystem="true", **CLONE_META)
-        env.update(extra)
-        return env
-
-    def act(self, name: str, action: str, **extra: str):
-        interval = {"monitor": 11000}.get(action)
-        return call(action, self.env(name, **extra), interval_ms=interval)
-
-    def monitor(self, name: str, promoted: bool = False) -> int:
-        return call("monitor", self.env(name), interval_ms=10000 if promoted else 11000).code
-
-    def pre_promote(self, target: str, unpromoted) -> None:
-        lists = notify_env("pre", "promote", promote=target, unpromoted=" ".join(unpromoted))
-        for name in unpromoted:
-            assert self.act(name, "notify", **lists).code == 0
-
-    def promote(self, target: str, unpromoted, first_monitor: bool = True):
-        """Pre-promote notifications, promote, and (as Pacemaker does right after a
-        promote) the first Promoted monitor, which lets clients in."""
-        self.pre_promote(target, unpromoted)
-        outcome = self.act(target, "promote")
-        if outcome.code == 0 and first_monitor:
-            wait_until(lambda: serving("127.0.0.1", CL_PORT), 15, step=0.05,
-                       what="the promote's helper to let clients in")
-            first = call("monitor", self.env(target), interval_ms=10000)
-            assert first.code == 8, first
-        return outcome
-
-    def client_hold_copy(self, name: str) -> str:
-        return os.path.join(self.public_tmp, "run-" + name, "mfsha-p_mfs-mfsmaster.cfg")
-
-    def local_state(self, name: str) -> StateFile:
-        return StateFile(os.path.join(self.public_tmp, "run-" + name), "mfsha-p_mfs.state")
-
-    def monitor_until_logged(self, name: str, text: str, seconds: float = 10):
-        """Promoted monitors until one logs `text` (the promote's helper writes its
-        outcome just after it lets clients in); returns that monitor's outcome."""
-        until = time.monotonic() + seconds
-        while True:
-            outcome = call("monitor", self.env(name), interval_ms=10000)
-            assert outcome.code == 8, outcome
-            if text in outcome.stderr or time.monotonic() > until:
-                return outcome
-            time.sleep(0.1)
-
-    def age_peer_cache(self, name: str, key: str = "peers_at") -> None:
-        """Make the next monitor of `name` re-read its peers, as it does every 30 s (or,
-        with key="hwm_checked_at", look at the master's version, as it does every 60 s)."""
-        self.local_state(name).update(**{key: "0"})
-
-    def score(self, name: str):
-        return self.fake.score("p_mfs", name)
-
-    def freshness(self, name: str):
-        return self.fake.private("mfsha-p_mfs-freshness", name)
 
 
-def version_of(lab, name):
-    return lab.node(name).version()
 
 
 def test_three_instances_elect_the_freshest_and_keep_every_file(public_tmp, lab):

@@ -13,7 +13,7 @@ from moosefs.daemons import Master, serving
 from moosefs.generation import detect
 from procrun import Deadline
 from tests.mfslab import CL_PORT, CSSERV_PORT, wait_until
-from tests.test_moosefs_real import bring_up
+from tests.moosefs.scenes import bring_up
 
 
 def restart_closed(node, held_cfg: str) -> int:

@@ -7,7 +7,9 @@ import subprocess
 
 import pytest
 
-from mfsha import cli, election
+from failover import mark as election
+from mfsha import cli
+from ocf import cib
 from moosefs.archive import Archiver
 from tests.agentlib import ROOT
 
@@ -89,7 +91,7 @@ name="n2"/></resource><resource id="mfs" role="Unpromoted"><node name="n3"/></re
 @pytest.fixture
 def view(monkeypatch):
     outputs = {"cibadmin": CIB, "crm_mon": CRM_MON}
-    monkeypatch.setattr(cli, "tool", lambda argv: outputs[argv[0]])
+    monkeypatch.setattr(cib, "tool", lambda argv: outputs[argv[0]])
     published = {"mfsha-mfs-freshness": {"n2": "1250:6B06C1F8DBC0458C",
                                          "n3": "700:6B06C1F8DBC0458C"},
                  "mfsha-mfs-stamp": {"n2": "1795605104", "n3": "1795604984"}}
@@ -98,7 +100,7 @@ def view(monkeypatch):
 
 
 def test_status_and_why_come_from_the_election(view):
-    assert (view.resource, view.clone(), view.vip(), view.promoted()) == \
+    assert (view.resource, view.clone(), view.colocated_address(), view.promoted()) == \
         ("mfs", "mfs-clone", "10.0.0.9", "n1")
     rows = {row["node"]: row for row in view.rows()}
     assert rows["n1"]["promotable"] and rows["n1"]["reason"] == "runs the master"
@@ -131,18 +133,20 @@ def test_why_takes_published_versions_as_coarse(view):
 
 def test_an_unknown_resource_is_one_line(monkeypatch):
     outputs = {"cibadmin": CIB, "crm_mon": CRM_MON}
-    monkeypatch.setattr(cli, "tool", lambda argv: outputs[argv[0]])
-    with pytest.raises(cli.UsageError, match="no resource nope in the CIB"):
+    monkeypatch.setattr(cib, "tool", lambda argv: outputs[argv[0]])
+    with pytest.raises(cib.CibError, match="no resource nope in the CIB"):
         cli.ClusterView("nope")
-    with pytest.raises(cli.UsageError, match="resource vip is not ocf:mfsha:mfsmaster"):
+    with pytest.raises(cib.CibError, match="resource vip is not ocf:mfsha:mfsmaster"):
         cli.ClusterView("vip")
 
 
 def test_status_table_for_a_cluster_whose_nodes_published_nothing(monkeypatch, tmp_path):
     cfg = tmp_path / "mfsmaster.cfg"
     cfg.write_text("DATA_PATH = %s\n" % tmp_path)
-    outputs = {"cibadmin": CIB.replace("/nonexistent.cfg", str(cfg)), "crm_mon": CRM_MON}
-    monkeypatch.setattr(cli, "tool", lambda argv: outputs[argv[0]])
+    (tmp_path / "mfsmetalogger.cfg").write_text("DATA_PATH = %s\n" % tmp_path)
+    both = '%s"/><nvpair id="m" name="metalogger_cfg" value="%s' % (cfg, tmp_path / "mfsmetalogger.cfg")
+    outputs = {"cibadmin": CIB.replace("/nonexistent.cfg", both), "crm_mon": CRM_MON}
+    monkeypatch.setattr(cib, "tool", lambda argv: outputs[argv[0]])
     monkeypatch.setattr(cli.ClusterView, "_private", lambda self, name: {})
     out = cli.command_status(cli.ClusterView(None), as_json=False)
     assert "n1           Promoted" in out and "promoted (runs the master)" in out

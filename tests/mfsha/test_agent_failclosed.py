@@ -16,7 +16,7 @@ from lab.scenarios import stopped
 from moosefs.daemons import serving
 from tests.agentlib import call
 from tests.mfslab import CL_PORT, wait_until
-from tests.test_agent_real import Instances, version_of
+from tests.mfsha.instances import Instances, version_of
 
 HWM = "config:mfsha-p_mfs-hwm"
 

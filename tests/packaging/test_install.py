@@ -25,7 +25,7 @@ def test_install_layout_run_and_uninstall(public_tmp):
     assert "usr/lib/ocf/lib/mfsha/ocf/dispatch.py" in installed
     assert "usr/lib/ocf/lib/mfsha/moosefs/restore.py" in installed
     assert "usr/lib/ocf/lib/mfsha/procrun.py" in installed
-    assert "usr/lib/ocf/lib/mfsha/mfsha/election.py" in installed
+    assert "usr/lib/ocf/lib/mfsha/failover/election.py" in installed
     assert "usr/sbin/mfsha" in installed
     assert {"usr/sbin/mfsha-ucarp", "usr/libexec/mfsha/ucarp-up", "usr/libexec/mfsha/ucarp-down",
             "usr/lib/ocf/lib/mfsha/ucarp/hooks.py"} <= set(installed)

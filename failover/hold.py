@@ -1,24 +1,18 @@
-"""Clients held off after a promote until the chunkservers are back (client_hold).
+"""Clients held off after a promote until the chunkservers are back.
 
 Promote starts mfsmaster closed to clients (moosefs.clienthold) and leaves a helper
 process behind that lets them in once every chunkserver the master knows has connected
-again. The wait runs outside any action: a first Promoted monitor that waited for the
-chunkservers kept Pacemaker from starting the transition it had to recompute after the
-promote's own cluster records, and so held back the virtual IP that the chunkservers
-need (bench: VIP 13-14 s after the fault, clients let in at the 10-s bound).
-The helper's stderr goes nowhere, so it leaves its outcome in the local state and the
-next Promoted monitor logs it; that monitor also opens the port itself when the helper
-is gone or overdue.
+again. The wait runs outside the promote, because the virtual IP, which the
+chunkservers need to come back, is moved only after the promote returns. The helper's
+output goes nowhere, so it leaves its outcome in the local state; the front-end's next
+health check logs it (`upkeep`) and opens the port itself when the helper is gone or
+overdue.
 """
 from __future__ import annotations
 
-import os
 import time
 
-from ocf import codes
-from ocf.codes import OCFError
-from ocf.dispatch import Context
-from ocf.state import StateFile
+from .detach import detach
 
 # When no chunkserver comes back at all, clients are let in this long after mfsmaster
 # started (the virtual IP may come 2-3 s after promote, a chunkserver up to 2 s later).
@@ -27,49 +21,46 @@ WITHOUT_CHUNKSERVERS_SECONDS = 10
 HELPER_GRACE_SECONDS = 5
 
 
-class Hold:
-    """The hold of one instance: its config copy and its keys in the local state."""
+class HoldFailed(Exception):
+    """Clients are still held off and could not be let in (one line)."""
 
-    def __init__(self, ctx: Context, site, state: StateFile, cfg_copy: str) -> None:
-        self.ctx = ctx
-        self.site = site
+
+class Hold:
+    """The hold of one master: its config copy, how long clients may wait for the
+    chunkservers (`seconds`; 0: not held) and its keys in the local `state` (read()
+    and update(**keys) of a dict, e.g. ocf.state.StateFile)."""
+
+    def __init__(self, node, state, cfg_copy: str, seconds: int, log) -> None:
+        self.node = node
         self.state = state
         self.cfg_copy = cfg_copy
+        self.seconds = seconds
+        self.log = log
 
     def prepare(self, major: int) -> int:
         """Write the closed config the master starts from; returns its loopback client
         port, 0 when clients are not held off."""
         from moosefs.chunkservers import RECORD_BYTES
         from moosefs.clienthold import unreadable_reason, write_closed
-        if self.ctx.params.integer("client_hold") <= 0:
+        if self.seconds <= 0:
             return 0
-        reason = unreadable_reason(self.site.master_cfg) if major in RECORD_BYTES else \
+        reason = unreadable_reason(self.node.master_cfg) if major in RECORD_BYTES else \
             "MooseFS %d's chunkserver list is not known to this agent" % major
         if reason:
-            self.ctx.log.warning("clients are let in at once after this promote: %s" % reason)
+            self.log.warning("clients are let in at once after this promote: %s" % reason)
             return 0
-        port = write_closed(self.site.master_cfg, self.cfg_copy)
+        port = write_closed(self.node.master_cfg, self.cfg_copy)
         self.state.update(hold_port=str(port), hold_major=str(major),
                           hold_since="%.3f" % time.time(), hold_note="", hold_helper="")
         return port
 
     def start_helper(self, master_pid: int) -> None:
-        """Detach a process that lets clients in (double fork: the action's caller
-        neither waits for it nor reads its output)."""
-        child = os.fork()
-        if child:
-            os.waitpid(child, 0)
-            return
-        try:
-            os.setsid()
-            _detach_stdio()
-            helper = os.fork()
-            if helper == 0:
-                self.state.update(hold_note=self._outcome(master_pid, wait=True))
-            else:  # for the monitor, which lets clients in at once when the helper died
-                self.state.update(hold_helper=str(helper))
-        finally:
-            os._exit(0)
+        """Leave behind the process that lets clients in; its pid goes into the state,
+        for `upkeep`, which lets clients in at once when the helper died."""
+        def let_in() -> int:
+            self.state.update(hold_note=self._outcome(master_pid, wait=True))
+            return 0
+        detach(let_in, on_forked=lambda pid: self.state.update(hold_helper=str(pid)))
 
     def upkeep(self, master_pid: int, held: dict[str, str]) -> None:
         """The Promoted monitor's part, given the local state it read: log the helper's
@@ -77,13 +68,13 @@ class Hold:
         note = held.get("hold_note")
         if note:
             bad = note.startswith("failed") or " not back" in note
-            (self.ctx.log.warning if bad else self.ctx.log.info)("client hold: %s" % note)
+            (self.log.warning if bad else self.log.info)("client hold: %s" % note)
             self.state.update(hold_note="")
         if held.get("hold_port") and self._helper_failed(held):
             note = self._outcome(master_pid, wait=False)
             if note.startswith("failed"):
-                raise OCFError(codes.ERR_GENERIC, "clients are still held off: %s" % note)
-            self.ctx.log.warning("client hold: the promote's helper did not let clients in; "
+                raise HoldFailed("clients are still held off: %s" % note)
+            self.log.warning("client hold: the promote's helper did not let clients in; "
                                  "the monitor did: %s" % note)
 
     @staticmethod
@@ -117,26 +108,19 @@ class Hold:
         try:
             late = [s.address for s in wait_connected(
                 HOLD_HOST, int(port), int(held.get("hold_major") or 0),
-                self.ctx.params.integer("client_hold") if wait else 0,
+                self.seconds if wait else 0,
                 since + WITHOUT_CHUNKSERVERS_SECONDS if wait else 0)]
             found = "%s not back" % ", ".join(late) if late else "every chunkserver back"
         except ListError as error:
             found = "chunkservers not known (%s)" % error
         # demoted, stopped or promoted again meanwhile: not this helper's master any more
-        if self.state.read().get("hold_port") != port or self.site.master.pid() != master_pid:
+        if self.state.read().get("hold_port") != port or self.node.master.pid() != master_pid:
             return "clients not let in: mfsmaster %d is gone" % master_pid
-        open_to_clients(self.site.master_cfg, self.cfg_copy, master_pid)
-        host, real_port = self.site.client_address()
+        open_to_clients(self.node.master_cfg, self.cfg_copy, master_pid)
+        host, real_port = self.node.client_address()
         if not wait_serving(host, real_port, Deadline(5, reserve=0)):
             return "failed: mfsmaster did not move its client listener to port %d on " \
                    "reload; see its system log" % real_port
         self.state.update(hold_port="")
         return "%s; clients let in %.3f s after mfsmaster started" % (found, time.time() - since)
 
-
-def _detach_stdio() -> None:
-    """Nothing of the action's pipes stays open in the helper."""
-    null = os.open(os.devnull, os.O_RDWR)
-    for descriptor in (0, 1, 2):
-        os.dup2(null, descriptor)
-    os.closerange(3, 1 << 16)

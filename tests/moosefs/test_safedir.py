@@ -11,7 +11,7 @@ import pytest
 
 from moosefs import archive, inspect
 from moosefs.archive import Archiver, ArchiveError
-from moosefs.restore import Owner
+from moosefs.owner import Owner
 from tests.synthetic import change_line, write_changelog, write_image
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -131,7 +131,7 @@ def test_a_promote_with_links_planted_at_every_name_root_touches(lab, outside):
     from moosefs.history import Known
     from moosefs.restore import RestoreError, restore
     from procrun import Deadline
-    from tests.test_moosefs_real import (master_version, metalogger_with_old_changes_before_a_gap,
+    from tests.moosefs.scenes import (master_version, metalogger_with_old_changes_before_a_gap,
                                          promote)
     a, b, files = metalogger_with_old_changes_before_a_gap(lab)
     data = pathlib.Path(b.data)

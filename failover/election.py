@@ -1,60 +1,32 @@
-"""The election: how fresh a node's metadata is, how nodes rank for promotion, and
-whether a node may be promoted now, with the reason. The agent (mfsha.agent) and the
-operator command (mfsha why, mfsha status) both decide with this module; it calls no
-cluster tool and reads no file: callers hand in what they read.
+"""The election: how nodes rank for promotion, and whether a node may be promoted now,
+with the reason. Every front-end and the operator command decide with this module; it
+calls no cluster tool and reads no file: callers hand in what they read.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
+
+from .mark import CHANGE_TOLERANCE, Freshness
 
 PROMOTED_SCORE = 1001       # the running master keeps its role
 BEST_SCORE = 1000           # an Unpromoted node with the freshest metadata
 RANK_STEP = 100             # score lost per fresher peer
 LOWEST_RANKED_SCORE = 10
 FORCED_SCORE = 1            # only with allow_data_loss / allow_new_filesystem
-# Versions within this many changes of each other count as the same at monitor time:
-# they rank equally (metaloggers streaming one master, a second or less apart, must not
-# make scores flap), a node republishes its freshness only when it moved further, and
-# the Promoted monitor raises the high-water mark only by more. An idle MooseFS 4 master
-# logs an IDLE() change every 30 s; without this every one of them would be a cluster
-# write. Promote, demote and stop publish and compare exact versions.
-CHANGE_TOLERANCE = 100
 
 
-class Freshness:
-    """'version:metadata-id', as a node publishes it; metadata id 0 means not known yet.
-    The high-water mark adds ':node:fingerprint': the master that reached the version,
-    and the fingerprint of its last change (moosefs.history.fingerprint; may be empty).
-    A mark written before nodes were recorded names no node."""
-
-    def __init__(self, version: int, metaid: int, node: str = "", fingerprint: str = "") -> None:
-        self.version = version
-        self.metaid = metaid
-        self.node = node
-        self.fingerprint = fingerprint
-
-    @classmethod
-    def parse(cls, text: str | None) -> "Freshness | None":
-        fields = (text or "").split(":")
-        if len(fields) < 2:
-            return None
-        try:
-            return cls(int(fields[0]), int(fields[1], 16), *fields[2:4])
-        except (ValueError, TypeError):
-            return None
-
-    def text(self) -> str:
-        core = "%d:%016X" % (self.version, self.metaid)
-        return core + (":%s:%s" % (self.node, self.fingerprint) if self.node else "")
-
-    def known(self, me: str):
-        """The cluster's knowledge for moosefs.history, as node `me` sees it."""
-        from moosefs.history import Known
-        return Known(self.version, self.node == me, self.fingerprint)
-
-    def same_filesystem(self, other: "Freshness") -> bool:
-        return not self.metaid or not other.metaid or self.metaid == other.metaid
+class Words(NamedTuple):
+    """How a front-end names its settings in a refusal, so that the refusal says what
+    to set."""
+    allow_data_loss: str       # e.g. "set allow_data_loss=true"
+    allow_new_filesystem: str
+    record_mark: str           # how to record the last master by hand
 
 
-NOTHING = Freshness(0, 0)
+class Rules(NamedTuple):
+    allow_data_loss: bool
+    allow_new_filesystem: bool
+    words: Words
 
 
 def rank(own, empty: bool, hwm: Freshness | None, peers: dict[str, Freshness],
@@ -88,11 +60,6 @@ def rank(own, empty: bool, hwm: Freshness | None, peers: dict[str, Freshness],
     return score, "peer %s fresher" % freshest
 
 
-def rank_score(*args, **kwargs) -> int | None:
-    """The score of `rank`."""
-    return rank(*args, **kwargs)[0]
-
-
 def lag_text(changes: int, seconds: int | None = None) -> str:
     """A lag in coarse steps: changes behind the freshest version published (exact to
     CHANGE_TOLERANCE), and seconds between the times of the newest changes held."""
@@ -113,19 +80,6 @@ def promotable_text(score: int | None, why: str) -> str:
     if score == FORCED_SCORE:
         return "only if forced: " + why
     return "yes" + (" (%s)" % why if why else "")
-
-
-def moved(before: Freshness | None, now: Freshness) -> bool:
-    """Has a version moved by more than CHANGE_TOLERANCE (or to another file system)?"""
-    if before is None or before.metaid != now.metaid or (before.version == 0) != (now.version == 0):
-        return True
-    return abs(now.version - before.version) > CHANGE_TOLERANCE
-
-
-def parse_all(texts: dict[str, str]) -> dict[str, Freshness]:
-    """{node: Freshness} from {node: 'version:id'}, dropping what does not parse."""
-    parsed = {node: Freshness.parse(text) for node, text in texts.items()}
-    return {node: value for node, value in parsed.items() if value is not None}
 
 
 class Verdict:
@@ -152,44 +106,47 @@ class Verdict:
 
 
 def judge(own: Freshness | None, verdict: str, reason: str, data_path: str,
-          hwm: Freshness | None, peers: dict[str, Freshness], allow_loss: bool,
-          allow_new: bool, hwm_name: str) -> Verdict:
+          hwm: Freshness | None, peers: dict[str, Freshness], rules: Rules,
+          masters: list[str] | tuple = ()) -> Verdict:
     """May this node be promoted now? `own` is its freshness (None: nothing restorable),
-    `verdict`/`reason` its inspection's (moosefs.inspect), `peers` the freshness the
-    other nodes of the partition published, `hwm_name` the mark's cluster property.
+    `verdict`/`reason` its inspection's (moosefs.inspect), `hwm` the high-water mark,
+    `peers` the freshness the other reachable nodes published and `masters` those of
+    them that run a master. A peer of another file system neither blocks nor counts.
     The first rule that fails is the refusal; the ones before are `steps`."""
+    words = rules.words
     result = Verdict()
     here = own.version if own else 0
+    if masters:
+        result.refuse("peer %s already runs mfsmaster" % sorted(masters)[0])
     if own is None and verdict == "undecided":
-        result.refuse("%s: %s; or record the last master with crm_attribute --type crm_config "
-                      "--name %s --update VERSION:METADATA_ID:NODE" % (data_path, reason, hwm_name))
+        result.refuse("%s: %s; or %s" % (data_path, reason, words.record_mark))
     if own is None and verdict != "empty":
         result.refuse("metadata in %s cannot be restored: %s" % (data_path, reason))
     result.passed("metadata here: %s" % ("none (empty data directory)" if own is None
                                          else "restores to version %d" % here))
-    fresher = sorted(((v.version, n) for n, v in peers.items() if v.version > here), reverse=True)
-    if fresher and not allow_loss and not result.refusal:
+    ours = {n: v for n, v in peers.items() if own is None or v.same_filesystem(own)}
+    fresher = sorted(((v.version, n) for n, v in ours.items() if v.version > here), reverse=True)
+    if fresher and not rules.allow_data_loss and not result.refusal:
         result.fresher_version, result.fresher_node = fresher[0]
         result.refuse("node %s holds fresher metadata (version %d, here %s); not promoting so "
-                      "that Pacemaker promotes %s" % (result.fresher_node, fresher[0][0],
-                                                       own.version if own else "none",
-                                                       result.fresher_node))
+                      "that %s is promoted" % (result.fresher_node, fresher[0][0],
+                                               own.version if own else "none",
+                                               result.fresher_node))
     result.passed("no peer holds fresher metadata (%s)" % (
-        ", ".join("%s %d" % (n, v.version) for n, v in sorted(peers.items())) or "no peers"))
+        ", ".join("%s %d" % (n, v.version) for n, v in sorted(ours.items())) or "no peers"))
     if own is not None and hwm is not None and not own.same_filesystem(hwm):
         result.refuse("metadata here belongs to file system %016X, the cluster's is %016X: "
                       "clean %s" % (own.metaid, hwm.metaid, data_path))
-    if hwm is not None and (own is None or here < hwm.version) and not allow_loss:
+    if hwm is not None and (own is None or here < hwm.version) and not rules.allow_data_loss:
         result.refuse("metadata here restores to version %s, below the version %d a master of "
-                      "this cluster reached: promoting would lose changes; set "
-                      "allow_data_loss=true to force it" % (own.version if own else "none",
-                                                            hwm.version))
+                      "this cluster reached: promoting would lose changes; %s to force it"
+                      % (own.version if own else "none", hwm.version, words.allow_data_loss))
     result.passed("high-water mark: %s" % (
         "none recorded" if hwm is None else "version %d by %s, reached here" % (
             hwm.version, hwm.node or "an unrecorded master")))
-    if own is None and (hwm is not None or not allow_new):
-        result.refuse("no metadata in %s; set allow_new_filesystem=true to create a new file "
-                      "system on a new cluster" % data_path)
+    if own is None and (hwm is not None or not rules.allow_new_filesystem):
+        result.refuse("no metadata in %s; %s to create a new file system on a new cluster"
+                      % (data_path, words.allow_new_filesystem))
     if own is None and fresher:
         result.refuse("no metadata here while peers have some")
     result.passed("may be promoted")

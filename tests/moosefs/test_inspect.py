@@ -6,6 +6,7 @@ from moosefs import history
 from moosefs import inspect as ins
 from moosefs.history import Known
 from moosefs.inspect import Repair
+from moosefs.owner import Owner
 from tests.synthetic import METAID, write_changelog, write_image
 
 OLD, NEW = 1_700_000_000, 1_700_001_000  # mtimes: older, newer
@@ -198,7 +199,7 @@ def test_file_unreadable_by_working_user_needs_chown(tmp_path):
     ml_dir(tmp_path)
     os.chmod(tmp_path / "metadata_ml.mfs.back", 0o600)
     os.chown(tmp_path / "metadata_ml.mfs.back", 0, 0)
-    found = ins.inspect(str(tmp_path), owner=(4242, {4242}))
+    found = ins.inspect(str(tmp_path), owner=Owner("mfs"))
     assert (Repair.CHOWN, "metadata_ml.mfs.back") in kinds(found)
 
 

@@ -18,6 +18,7 @@ from moosefs.archive import ArchiveError, Archiver
 from moosefs.files import read_image
 from moosefs.restore import RestoreError, restore
 from procrun import Deadline
+from tests.moosefs_versions import SAMPLE_TARBALL, sample_keys
 from tests.synthetic import write_changelog, write_image
 
 
@@ -60,16 +61,8 @@ def test_missing_or_unreadable_config_file(tmp_path):
         config.metalogger(str(tmp_path))
 
 
-SAMPLE_TARBALL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                              "..", "shared", "moosefs", "moosefs-4.59.2.tar.gz")
 
 
-def sample_keys(name: str) -> list[str]:
-    """Every `# KEY = VALUE` line of a 4.59.2 sample config, uncommented."""
-    with tarfile.open(SAMPLE_TARBALL) as tar:
-        text = tar.extractfile("moosefs-4.59.2/mfsdata/%s.cfg.in" % name).read().decode()
-    return [line.lstrip("# ") for line in text.splitlines()
-            if line.startswith("# ") and " = " in line and line[2:].split(" ")[0].isupper()]
 
 
 @pytest.mark.skipif(not os.path.exists(SAMPLE_TARBALL), reason="no MooseFS 4.59.2 source in "

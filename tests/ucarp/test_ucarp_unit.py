@@ -8,11 +8,11 @@ import subprocess
 
 import pytest
 
-from ucarp.freshness import Answer, LocalMark, Mark, is_local
-from ucarp.hooks import refusal
+from failover.mark import Freshness
+from ucarp.freshness import Answer, LocalMark, Responder, is_local
 from ucarp.settings import Settings, SettingsError, load
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.agentlib import ROOT
 COMMAND = os.path.join(ROOT, "sbin", "mfsha-ucarp")
 EXAMPLE = os.path.join(ROOT, "ucarp-examples", "mfsha-ucarp.cfg")
 
@@ -127,13 +127,14 @@ def test_an_answer_counts_only_with_the_right_tag_and_nonce():
 
 def test_a_peer_mark_counts_only_for_the_same_known_file_system(tmp_path):
     from ucarp.hooks import learn_marks
-    mark = LocalMark(Settings("x", {"STATE_DIR": str(tmp_path)}))
+    mark = LocalMark(Settings("x", {"STATE_DIR": str(tmp_path)}), me="10.0.0.1")
     learn_marks(mark, {"p": Answer(0, 0, "none", 10**9)}, 0xAB)       # 0 is not a wildcard
     learn_marks(mark, {"p": Answer(500, 0xCD, "none", 10**9)}, 0xAB)  # another file system
     learn_marks(mark, {"p": Answer(500, 0xAB, "none", 10**9)}, 0)     # ours unknown
-    assert mark.read().version == 0
+    assert mark.read() is None
     learn_marks(mark, {"p": Answer(500, 0xAB, "metalogger", 700)}, 0xAB)
-    assert mark.read().version == 700
+    assert mark.read() == Freshness(700, 0xAB, "p")
+    assert not mark.known().last_master_here
 
 
 def test_the_responder_answers_configured_peers_with_a_proof(tmp_path):
@@ -146,8 +147,8 @@ def test_the_responder_answers_configured_peers_with_a_proof(tmp_path):
     from ucarp.freshness import ask, serve
     from ucarp.settings import load as load_settings
 
-    class Node:
-        def answer(self, mark):
+    class Fixed:
+        def current(self):
             return Answer(77, 0xAB, "metalogger", 70)
     import socket
     with socket.socket() as probe:
@@ -157,7 +158,7 @@ def test_the_responder_answers_configured_peers_with_a_proof(tmp_path):
                               STATE_DIR=str(tmp_path / "state"))
     settings = load_settings(cfg)
     log = Logger("t", "", {}, io.StringIO())
-    threading.Thread(target=serve, args=(settings, Node(), log), daemon=True).start()
+    threading.Thread(target=serve, args=(settings, Fixed(), log), daemon=True).start()
     secret = settings.secret()
     deadline = time.monotonic() + 5
     answer, why = None, ""
@@ -171,55 +172,22 @@ def test_the_responder_answers_configured_peers_with_a_proof(tmp_path):
 
 def test_local_mark_only_rises_except_at_promotion(tmp_path):
     settings = Settings("x", {"STATE_DIR": str(tmp_path)})
-    mark = LocalMark(settings)
-    assert mark.read() == (0, 0, False) and mark.known() is None
-    assert mark.raise_to(100, 7, here=True)
-    assert not mark.raise_to(90, 7, here=False)
-    assert not mark.raise_to(500, 8, here=False)  # another file system's version
-    assert mark.raise_to(150, 7, here=False)
-    assert mark.read() == (150, 7, False)
-    assert mark.raise_to(120, 7, here=True, always=True)  # a forced promotion
-    assert mark.read() == (120, 7, True) and mark.known().last_master_here
+    mark = LocalMark(settings, me="10.0.0.1")
+    assert mark.read() is None and mark.known() is None
+    assert mark.raise_to(Freshness(100, 7, "10.0.0.1", "ab"))
+    assert not mark.raise_to(Freshness(90, 7))
+    assert not mark.raise_to(Freshness(500, 8))  # another file system's version
+    assert mark.raise_to(Freshness(150, 7, "10.0.0.2"))
+    assert mark.read() == Freshness(150, 7, "10.0.0.2")
+    mark.write(Freshness(120, 7, "10.0.0.1", "cd"))  # a forced promotion
+    known = mark.known()
+    assert known.last_master_here and (known.version, known.fingerprint) == (120, "cd")
 
 
-class Found:
-    """The fields of moosefs.inspect.Inspection that refusal() reads."""
-
-    def __init__(self, version: int, verdict: str = "restorable", metaid: int = 7) -> None:
-        self.version = version
-        self.metaid = metaid
-        self.verdict = verdict
-        self.restorable = verdict == "restorable"
-        self.data_path = "/var/lib/mfs"
-        self.reason = "only incomplete image(s)" if verdict == "no-image" else ""
-
-
-def peer(version: int, role: str = "metalogger", metaid: int = 7, mark: int = 0) -> Answer:
-    return Answer(version, metaid, role, mark)
-
-
-def test_refusal_rules():
-    fresh = Found(500)
-    assert refusal(fresh, {"b": peer(500), "c": None}, Mark(480, 7, False), False, False) == ""
-    assert "peer b already runs mfsmaster" in refusal(
-        fresh, {"b": peer(10, "master")}, Mark(0, 0, False), False, False)
-    assert "peer c holds fresher metadata (version 501, here 500)" in refusal(
-        fresh, {"b": peer(500), "c": peer(501)}, Mark(0, 0, False), False, False)
-    # another file system's version is not fresher, and ALLOW_DATA_LOSS overrides
-    assert refusal(fresh, {"c": peer(900, metaid=8)}, Mark(0, 0, False), False, False) == ""
-    assert refusal(fresh, {"c": peer(501)}, Mark(0, 0, False), False, True) == ""
-    assert "below the version 600" in refusal(fresh, {}, Mark(600, 7, False), False, False)
-    assert refusal(fresh, {}, Mark(600, 7, False), False, True) == ""
-    assert "cannot be restored: only incomplete" in refusal(
-        Found(0, "no-image"), {"b": peer(500)}, Mark(0, 0, False), False, False)
-
-
-def test_refusal_of_an_empty_node():
-    empty = Found(0, "empty", metaid=0)
-    assert refusal(empty, {"b": peer(0, metaid=0)}, Mark(0, 0, False), True, False) == ""
-    assert "ALLOW_NEW_FILESYSTEM" in refusal(empty, {}, Mark(0, 0, False), False, False)
-    assert "peer b holds fresher" in refusal(empty, {"b": peer(3)}, Mark(0, 0, False), True, False)
-    assert "no metadata" in refusal(empty, {}, Mark(3, 7, False), True, False)
+def test_a_local_mark_of_the_earlier_format_still_reads(tmp_path):
+    (tmp_path / "high-water-mark").write_text("version=300\nmetaid=00000000000000AB\nhere=1\n")
+    mark = LocalMark(Settings("x", {"STATE_DIR": str(tmp_path)}), me="10.0.0.1")
+    assert mark.read() == Freshness(300, 0xAB, "10.0.0.1")
 
 
 def test_is_local():
@@ -227,8 +195,10 @@ def test_is_local():
     assert not is_local("192.0.2.77")  # TEST-NET-1, never assigned here
 
 
-def test_the_responder_ignores_other_addresses_and_inspects_at_most_once_a_second(tmp_path):
+def test_the_responder_ignores_other_addresses_and_inspects_at_most_once_a_second(
+        tmp_path, monkeypatch):
     import io
+    from ucarp import freshness
     import socket
     import threading
     import time
@@ -239,9 +209,10 @@ def test_the_responder_ignores_other_addresses_and_inspects_at_most_once_a_secon
     class Node:
         inspections = 0
 
-        def answer(self, mark):
-            Node.inspections += 1
-            return Answer(77, 0xAB, "metalogger", 70)
+    def answer_of(node, mark, store):
+        Node.inspections += 1
+        return Answer(77, 0xAB, "metalogger", 70), None
+    monkeypatch.setattr(freshness, "answer_of", answer_of)
 
     def started(peers: str) -> tuple[int, bytes]:
         with socket.socket() as probe:
@@ -252,7 +223,8 @@ def test_the_responder_ignores_other_addresses_and_inspects_at_most_once_a_secon
         settings = load_settings(example_with_secret(
             folder, PEERS=peers, BIND_ADDRESS="127.0.0.1", FRESHNESS_PORT=str(port)))
         log = Logger("t", "", {}, io.StringIO())
-        threading.Thread(target=serve, args=(settings, Node(), log), daemon=True).start()
+        threading.Thread(target=serve, args=(settings, Responder(Node(), None), log),
+                         daemon=True).start()
         until = time.monotonic() + 5
         while time.monotonic() < until:
             try:

@@ -1,0 +1,96 @@
+"""The promote sequence, the same for every front-end: stop the metalogger, read the
+mark, inspect this node's files, elect, restore. Starting the master and recording
+the promotion follow in the front-end (steps.start_master, its own records), which
+knows how its cluster learns of a master.
+
+A front-end hands in a `Cluster`: where the mark is stored and how peers are asked.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+from .election import Rules, Verdict, judge
+from .mark import Freshness
+from .steps import check_inspection_time, inspect_own, restore
+
+
+class CannotTell(Exception):
+    """The cluster could not be asked (a tool failed, no answer in time): a rule that
+    needs the answer refuses instead of taking it as absent."""
+
+
+class Refused(Exception):
+    """The promote refuses, nothing of the cluster's history changed. `verdict` is the
+    election's when it refused; `own_files` says that this node's own files failed,
+    so it must not be tried again while they stay the same."""
+
+    def __init__(self, reason: str, verdict: Verdict | None = None,
+                 own_files: Freshness | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.verdict = verdict
+        self.own_files = own_files
+
+
+class Cluster(Protocol):
+    me: str
+
+    def read_mark(self) -> Freshness | None:
+        """The high-water mark (None: never recorded); CannotTell."""
+
+    def peers(self, own: Freshness | None) -> tuple[dict[str, Freshness], list[str]]:
+        """(the reachable peers' freshness, those of them that run a master); CannotTell."""
+
+
+class Restored(NamedTuple):
+    own: Freshness | None
+    mark: Freshness | None
+    result: object  # moosefs.restore.RestoreResult
+
+
+def promote(node, cluster: Cluster, rules: Rules, archiver, deadline, log,
+            store=None) -> Restored:
+    """Up to a restored data directory, or Refused. `store` is the scan cache
+    (steps.inspect_own)."""
+    from moosefs.restore import RestoreError, TooLittleTime
+    with log.step("metalogger stop"):
+        node.metalogger.stop(deadline.remaining() / 4)  # a clean stop flushes its last lines
+    with log.step("inspection") as step:
+        too_long = check_inspection_time(node, store, deadline)
+        if too_long:
+            raise Refused(too_long)
+        try:
+            mark = cluster.read_mark()
+        except CannotTell as error:
+            step.note = "high-water mark unknown"
+            raise Refused("could not read the cluster's high-water mark (%s); not promoting "
+                          "without it" % error) from None
+        own, found = inspect_own(node, mark, cluster.me, store)
+        step.note = "%s; high-water mark %s" % (found.summary(), mark.text() if mark else "none")
+    with log.step("election"):
+        try:
+            peers, masters = cluster.peers(own)
+        except CannotTell as error:
+            raise Refused("could not ask the cluster for its members' freshness (%s); not "
+                          "promoting without it" % error) from None
+        verdict = judge(own, found.verdict, found.reason, node.data_path, mark, peers, rules,
+                        masters)
+        if verdict.refusal:
+            raise Refused(verdict.refusal, verdict=verdict)
+    with log.step("restore") as step:
+        try:
+            result = restore(node, deadline, archiver, own, mark, cluster.me,
+                             rules.allow_data_loss, store)
+        except TooLittleTime as error:
+            step.note = str(error)
+            raise Refused(str(error)) from None
+        except RestoreError as error:
+            step.note = str(error)
+            raise Refused("restore failed: %s" % error, own_files=own or Freshness(0, 0)) \
+                from None
+        step.note = "restored to version %d; %s (%.3f s)" % (
+            result.version, " ".join(result.command) or "new empty file system",
+            result.command_seconds)
+    if result.archive:
+        log.info("files set aside before the restore: %s" % result.archive)
+    return Restored(own, mark, result)
