@@ -42,7 +42,7 @@ order st-demote-then-stop-vip Mandatory: st-clone:demote st-vip:stop symmetrical
 
 def stateful_healthy(cluster: Cluster):
     promoted = cluster.promoted("st-clone")
-    roles = cluster.roles("st-clone")
+    roles = cluster.roles("st-clone") or {}
     if promoted and len(roles) == 3 and cluster.vip_holders() == [promoted]:
         return promoted
     return None
@@ -233,7 +233,7 @@ def main() -> int:
         cluster.nx(node, ["crm", "resource", "stop", "mfs-vip"])
         cluster.nx(node, ["crm", "resource", "stop", "mfs-clone"])
         wait_for(lambda: not cluster.masters() and not cluster.vip_holders() and
-                 not cluster.roles(sc.CLONE), 120, 0.5, "mfs-clone and mfs-vip to stop")
+                 cluster.roles(sc.CLONE) == {}, 120, 0.5, "mfs-clone and mfs-vip to stop")
         cluster.nx(node, ["crm", "configure", "delete", "mfs-vip", "mfs-clone", "mfs"],
                    timeout=120)
         cluster.crm(STATEFUL % cluster.vip)

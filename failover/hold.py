@@ -28,7 +28,7 @@ class HoldFailed(Exception):
 class Hold:
     """The hold of one master: its config copy, how long clients may wait for the
     chunkservers (`seconds`; 0: not held) and its keys in the local `state` (read()
-    and update(**keys) of a dict, e.g. ocf.state.StateFile)."""
+    and update(**keys) of a dict: the front-end's state file)."""
 
     def __init__(self, node, state, cfg_copy: str, seconds: int, log) -> None:
         self.node = node

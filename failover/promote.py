@@ -1,7 +1,9 @@
-"""The promote sequence, the same for every front-end: stop the metalogger, read the
-mark, inspect this node's files, elect, restore. Starting the master and recording
-the promotion follow in the front-end (steps.start_master, its own records), which
-knows how its cluster learns of a master.
+"""The promote and step-down sequences, the same for every front-end.
+
+Promote: stop the metalogger, read the mark, inspect this node's files, elect, restore.
+Starting the master and recording the promotion follow in the front-end
+(steps.start_master, its own records), which knows how its cluster learns of a master.
+Step down: stop the master cleanly, record the version it reached, start the metalogger.
 
 A front-end hands in a `Cluster`: where the mark is stored and how peers are asked.
 """
@@ -40,6 +42,14 @@ class Cluster(Protocol):
 
     def peers(self, own: Freshness | None) -> tuple[dict[str, Freshness], list[str]]:
         """(the reachable peers' freshness, those of them that run a master); CannotTell."""
+
+    def record_reached(self, version: int, metaid: int) -> None:
+        """This node's master stopped cleanly at `version`: raise the mark by its rule
+        (failover.mark.raises), if this front-end promoted that master."""
+
+    def mark_for_metalogger(self) -> Freshness | None:
+        """The mark as best known now, for the metalogger's start (a hint: a copy of a
+        history ahead of it is archived)."""
 
 
 class Restored(NamedTuple):
@@ -94,3 +104,17 @@ def promote(node, cluster: Cluster, rules: Rules, archiver, deadline, log,
     if result.archive:
         log.info("files set aside before the restore: %s" % result.archive)
     return Restored(own, mark, result)
+
+
+def step_down(node, cluster: Cluster, fast: bool, archiver, seconds: float, log) -> None:
+    """The master stopped cleanly (steps.stop_master) and the version it reached
+    recorded, then the metalogger started; each part is skipped when already done.
+    StepFailed when a daemon would not stop or start."""
+    from .steps import start_metalogger, stop_master
+    image = stop_master(node, seconds, fast, log)
+    if image is not None:
+        cluster.record_reached(image.version, image.metaid)
+    if not node.metalogger.pid():
+        mark = cluster.mark_for_metalogger()
+        with log.step("metalogger start"):
+            start_metalogger(node, seconds, archiver, mark, cluster.me, log)

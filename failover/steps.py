@@ -1,6 +1,6 @@
 """The steps a promote and a step-down are made of, the same for every front-end.
-`node` is a moosefs.node.LocalNode, `log` has info/warning/step (ocf.log.Logger is
-one), deadlines have remaining() (procrun.Deadline). A step that fails raises
+`node` is a moosefs.node.LocalNode, `log` has info, warning and step (a
+timed context), deadlines have remaining() (procrun.Deadline). A step that fails raises
 StepFailed with a one-line reason."""
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def inspect_own(node, mark: Freshness | None, me: str, store=None,
     """(Freshness or None, inspection) of the node's data directory, read with what the
     cluster knows of its history (`mark`, as node `me` sees it). Changelogs are read
     line by line, as the restore reads them, so that a hole or a jump inside one is
-    seen; `store` (read() and write() of a dict, e.g. ocf.state.ValueFile) keeps what
+    seen; `store` (read() and write() of a dict, kept by the front-end) keeps what
     earlier inspections read, so only appended lines are read. With `budget_s` reading
     stops after that many seconds, the node has nothing to offer yet (verdict READING),
     and the next inspection reads on."""

@@ -410,8 +410,14 @@ class Cluster:
             return None
 
     def formed(self) -> bool:
+        """Every node sees the whole cluster online with a quorate DC. One node's view
+        is not enough: a node that just joined shows its own view, which can lag the
+        DC's (and the DC's says nothing of what the joined node knows yet)."""
+        return all(self._sees_everyone(node) for node in self.nodes)
+
+    def _sees_everyone(self, node: str) -> bool:
         try:
-            status = self.status(self.nodes[0])
+            status = self.status(node)
         except ClusterError:
             return False
         if status is None:
@@ -422,12 +428,13 @@ class Cluster:
         return dc is not None and dc.get("with_quorum") == "true" and \
             len(online) == len(self.nodes)
 
-    def roles(self, clone: str = "mfs-clone", node: str | None = None) -> dict[str, str]:
-        """{node: role} of the clone's instances, as crm_mon reports them."""
+    def roles(self, clone: str = "mfs-clone", node: str | None = None) -> dict[str, str] | None:
+        """{node: role} of the clone's instances, as crm_mon reports them; None when
+        crm_mon did not answer (never to be read as "no instances")."""
         status = self.status(node)
         roles: dict[str, str] = {}
         if status is None:
-            return roles
+            return None
         for element in status.iter("clone"):
             if element.get("id") != clone:
                 continue
@@ -437,7 +444,8 @@ class Cluster:
         return roles
 
     def promoted(self, clone: str = "mfs-clone", node: str | None = None) -> str | None:
-        found = [n for n, role in self.roles(clone, node).items() if role in ("Promoted", "Master")]
+        found = [n for n, role in (self.roles(clone, node) or {}).items()
+                 if role in ("Promoted", "Master")]
         return found[0] if len(found) == 1 else None
 
     def vip_holders(self) -> list[str]:

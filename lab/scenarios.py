@@ -41,6 +41,8 @@ def configure_pcs(cluster: Cluster) -> None:
 def healthy(cluster: Cluster) -> str | None:
     """The Promoted node when every node is in a role and the VIP sits on it."""
     roles = cluster.roles(CLONE)
+    if roles is None:
+        return None
     promoted = [n for n, r in roles.items() if r == "Promoted"]
     if len(roles) != len(cluster.nodes) or len(promoted) != 1:
         return None

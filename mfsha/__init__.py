@@ -1,1 +1,2 @@
-"""The agent ocf:mfsha:mfsmaster: OCF actions mapped onto the moosefs package."""
+"""The Pacemaker front-end: the agent ocf:mfsha:mfsmaster (OCF actions mapped onto the
+failover core) and the operator command mfsha."""

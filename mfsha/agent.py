@@ -189,18 +189,12 @@ def stop_master(ctx: Context, node) -> None:
     raise the mark to the version it reached. ClusterUnreachable when that version
     could not be recorded."""
     from failover.steps import stop_master as stop
-    ours = store.promoted_here(ctx)
     try:
         image = stop(node, ctx.deadline.remaining(), ctx.params.boolean("fast_stop"), ctx.log)
     except StepFailed as error:
         raise OCFError(codes.ERR_GENERIC, str(error)) from None
-    if image is None:
-        return
-    if ours:
-        store.record_hwm(ctx, node.data_path, image.version, image.metaid)
-    else:
-        ctx.log.warning("mfsmaster was not promoted by this agent: version %d is not "
-                        "recorded as the cluster's high-water mark" % image.version)
+    if image is not None:
+        store.PacemakerCluster(ctx, node.data_path).record_reached(image.version, image.metaid)
 
 
 # --- start, stop ------------------------------------------------------------------------------
@@ -254,7 +248,7 @@ def action_promote(ctx: Context) -> int:
     started = time.monotonic()
     state.update(metalogger_before_promote="1" if node.metalogger.pid() else "")
     try:
-        done = promote(node, store.PacemakerCluster(ctx), rules(ctx), archiver(ctx, node),
+        done = promote(node, store.PacemakerCluster(ctx, node.data_path), rules(ctx), archiver(ctx, node),
                        ctx.deadline, ctx.log, store.scan_store(ctx))
     except Refused as refused:
         yield_after(ctx, refused)
@@ -354,17 +348,22 @@ def undo_promotion(ctx: Context, node, reason: str) -> None:
 
 # --- demote, notify, reload -------------------------------------------------------------------
 def action_demote(ctx: Context) -> int:
+    """The core's step-down (failover.promote.step_down), then this node ranks again."""
+    from failover.promote import step_down
     node = check_local(ctx)
     started = time.monotonic()
     try:
-        stop_master(ctx, node)
+        step_down(node, store.PacemakerCluster(ctx, node.data_path),
+                  ctx.params.boolean("fast_stop"), archiver(ctx, node),
+                  ctx.deadline.remaining(), ctx.log)
     except ClusterUnreachable as error:
         raise OCFError(codes.ERR_GENERIC, "mfsmaster stopped, but the version it reached "
                        "is not recorded: %s" % error) from None
-    store.local_state(ctx).update(promoted="", score="", hold_port="")
-    if not node.metalogger.pid():
-        with ctx.log.step("metalogger start"):
-            start_metalogger(ctx, node)
+    except StepFailed as error:
+        raise OCFError(codes.ERR_GENERIC, str(error)) from None
+    finally:
+        if not node.master.pid():  # no longer a master here, whatever failed after
+            store.local_state(ctx).update(promoted="", score="", hold_port="")
     publish_freshness(ctx, node, force=True)
     ctx.log.info("demoted (%.3f s in all)" % (time.monotonic() - started))
     return codes.SUCCESS

@@ -209,8 +209,9 @@ class PacemakerCluster:
     """failover.promote.Cluster as Pacemaker keeps it: the mark in the CIB, the peers'
     freshness in attrd; Pacemaker itself guarantees no second master."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, data_path: str) -> None:
         self.ctx = ctx
+        self.data_path = data_path
         self.me = ctx.env.node_name
 
     def read_mark(self) -> Freshness | None:
@@ -224,3 +225,14 @@ class PacemakerCluster:
             return partition_peers(self.ctx), []
         except ClusterUnreachable as error:
             raise CannotTell(str(error)) from None
+
+    def record_reached(self, version: int, metaid: int) -> None:
+        """ClusterUnreachable when the version could not be recorded."""
+        if promoted_here(self.ctx):
+            record_hwm(self.ctx, self.data_path, version, metaid)
+        else:
+            self.ctx.log.warning("mfsmaster was not promoted by this agent: version %d is "
+                                 "not recorded as the cluster's high-water mark" % version)
+
+    def mark_for_metalogger(self) -> Freshness | None:
+        return cached_hwm(local_state(self.ctx).read())

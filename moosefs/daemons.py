@@ -12,9 +12,6 @@ import time
 
 from procrun import SIGKILL, SIGTERM
 
-RUNNING = "running"
-STOPPED = "stopped"
-CRASHED = "crashed"  # the master died without its clean-stop image (metadata.mfs)
 
 
 
@@ -40,16 +37,6 @@ def lock_owner(lock_path: str) -> int:
         return 0
     finally:
         os.close(fd)
-
-
-def recorded_pid(lock_path: str) -> int:
-    from .safedir import open_regular
-    try:
-        with os.fdopen(open_regular(lock_path), "rb") as stream:
-            text = stream.read(32).strip()
-        return int(text) if text.isdigit() else 0
-    except OSError:
-        return 0
 
 
 def process_alive(pid: int) -> bool:
@@ -81,9 +68,6 @@ class Daemon:
 
     def pid(self) -> int:
         return lock_owner(self.lock_path)
-
-    def state(self) -> str:
-        return RUNNING if self.pid() else STOPPED
 
     def start(self, deadline_s: float, cfg_path: str | None = None) -> None:
         """Start from `cfg_path` when given (a copy of the config; see moosefs.clienthold)."""
@@ -129,8 +113,8 @@ class Master(Daemon):
         After SIGTERM mfsmaster keeps serving and only on the third tick of a 1-s timer
         asks its "data writer" child to end (mfsmaster/bgsaver.c); once that child is
         gone it stores metadata.mfs and exits. Killing exactly that child right after
-        SIGTERM starts the same teardown at once (undocumented behaviour, measured on
-        3.0.117 and 4.59.2: stopped in 0.26-0.29 s, complete metadata.mfs). The lines still in
+        SIGTERM starts the same teardown at once (undocumented behaviour of 3.0 and 4.x;
+        the master still stores a complete metadata.mfs). The lines still in
         the pipe to the writer are then missing from this node's own changelog, never
         from metadata.mfs; the caller proves the result (the next master must reach
         the version stored here). The "(metadata saver)" child is never touched, and
@@ -145,16 +129,6 @@ class Master(Daemon):
                 ended.append(writer)
         clean = self.stop(deadline_s, after_term=end_writer)
         return clean, bool(ended)
-
-    def state(self) -> str:
-        if self.pid():
-            return RUNNING
-        # A clean stop writes metadata.mfs; a start renames it to metadata.mfs.back.
-        # A lock file without metadata.mfs therefore means the last master died.
-        if os.path.exists(self.lock_path) and recorded_pid(self.lock_path) and \
-                not os.path.exists(os.path.join(self.data_path, "metadata.mfs")):
-            return CRASHED
-        return STOPPED
 
 
 class Metalogger(Daemon):
@@ -203,8 +177,8 @@ def _signal(pid: int, number: int) -> None:
         pass
 
 
-# A metalogger exits within a few ms of SIGTERM, and promote waits for it: a 50-ms poll
-# cost promote 50 ms, a 5-ms poll costs a few system calls per turn.
+# A metalogger exits within a few ms of SIGTERM and promote waits for it, so the poll is
+# short: a few system calls per turn.
 GONE_POLL_S = 0.005
 
 

@@ -23,7 +23,7 @@ IDLE_ENTRY = b"|IDLE("
 def changelog_name(name: str) -> tuple[str, int] | None:
     """('changelog_ml', 3) for 'changelog_ml.3.mfs'; None for any other name.
 
-    Plain string work instead of `re`, whose import costs 8 ms on every monitor.
+    Plain string work instead of `re`, whose import every monitor would pay for.
     """
     parts = name.split(".")
     if len(parts) != 3 or parts[2] != "mfs" or parts[0] not in _CHANGELOG_KINDS \

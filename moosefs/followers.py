@@ -6,9 +6,9 @@ peer's kernel does not acknowledge (the peer is cut off, frozen with a full rece
 window, or dead) has unacknowledged bytes and a running retransmission or
 zero-window timer. The kernel tells this through its socket-diagnostics netlink
 interface (sock_diag, as `ss` asks it). A listing of every stream walks the kernel's
-whole socket table (2 ms here); asking for streams known from the last listing is one
-hash lookup each (0.1 ms), so every Promoted monitor can afford it. Where sock_diag is
-not available, /proc/net/tcp serves (4 ms: the same walk, as text).
+whole socket table; asking for the streams known from the last listing is one hash
+lookup each, cheap enough for every Promoted monitor. Where sock_diag is not
+available, /proc/net/tcp serves (the same walk, as text).
 """
 from __future__ import annotations
 

@@ -42,11 +42,10 @@ class TooLittleTime(RestoreError):
     """The restore cannot finish in the time left; nothing was changed."""
 
 
-# Rates for the early time checks, at the fast end of what was measured here (Debian 12,
-# 2 cores), so that a promote is refused only when it clearly cannot finish: reading a
-# changelog line by line in Python (87 MB/s measured; the agent's check before its
-# inspection), gzip level 1 into the archive (about 80 MB/s), and MooseFS loading an
-# image and replaying changelogs.
+# Rates for the early time checks, above what a 2-core node reaches (docs/benchmarks.md),
+# so that a promote is refused only when it clearly cannot finish: reading a changelog
+# line by line in Python (the check before a promote's inspection), gzip level 1 into
+# the archive, and MooseFS loading an image and replaying changelogs.
 SCAN_BYTES_PER_S = 100e6
 ARCHIVE_BYTES_PER_S = 100e6
 LOAD_BYTES_PER_S = 200e6
@@ -87,14 +86,13 @@ def check_time(deadline, found: Inspection, data_path: str, step: str,
 
 class RestoreResult:
     def __init__(self, inspection: Inspection, version: int, metaid: int,
-                 archive: str | None, created_new: bool = False,
+                 archive: str | None,
                  command: list[str] | None = None, command_seconds: float = 0.0,
                  generation: gen.Generation | None = None) -> None:
         self.inspection = inspection
         self.version = version
         self.metaid = metaid
         self.archive = archive
-        self.created_new = created_new
         self.command = command or []        # the MooseFS restore command, as run
         self.command_seconds = command_seconds
         self.generation = generation  # the MooseFS that restored it
@@ -145,13 +143,13 @@ def create_new(cfg: Config, deadline, owner: Owner, generation: gen.Generation,
     owner.give(cfg.data_path)
     if generation.method == gen.METARESTORE:
         # 1.6 starts on the marker
-        return RestoreResult(found, 1, 0, None, created_new=True, generation=generation)
+        return RestoreResult(found, 1, 0, None, generation=generation)
     restored, command, seconds = _run_restore(cfg, generation, deadline)
     if restored.version != 1:
         raise RestoreError("the new file system restored to version %d, not 1"
                            % restored.version)
     owner.give(cfg.data_path)
-    return RestoreResult(found, 1, restored.metaid, None, created_new=True, command=command,
+    return RestoreResult(found, 1, restored.metaid, None, command=command,
                          command_seconds=seconds, generation=generation)
 
 

@@ -97,10 +97,6 @@ class Cluster:
     def delete_promotion_score(self, node: str | None = None) -> bool:
         return self._run(self._promotion_argv(node) + ["--delete"]).ok
 
-    def get_promotion_score(self, node: str | None = None) -> int | None:
-        result = self._read(self._promotion_argv(node) + ["--query", "--quiet"])
-        return _int_or_none(result.stdout) if result is not None and result.ok else None
-
     # -- private transient node attributes (pacemaker-attrd, never in the CIB) --
     def set_private(self, name: str, value: str) -> bool:
         return self._run(["attrd_updater", "--private", "--lifetime=reboot",
@@ -114,14 +110,6 @@ class Cluster:
     def set_public(self, name: str, value: str) -> bool:
         return self._run(["attrd_updater", "--lifetime=reboot", "--name=" + name,
                           "--update=" + value]).ok
-
-    def query_private(self, name: str, node: str | None = None) -> str | None:
-        argv = ["attrd_updater", "--query", "--name=" + name]
-        if node:
-            argv.append("--node=" + node)
-        result = self._read(argv)
-        values = parse_query(result.stdout) if result is not None and result.ok else {}
-        return next(iter(values.values()), None)
 
     def query_private_all(self, name: str) -> dict[str, str]:
         """{node: value} for every node that has the attribute; ClusterUnreachable when
@@ -175,18 +163,6 @@ def parse_query(text: str) -> dict[str, str]:
         if "host" in fields and fields.get("value", "") != "":
             values[fields["host"]] = fields["value"]
     return values
-
-
-def _int_or_none(text: str) -> int | None:
-    text = text.strip()
-    if text.upper() in ("INFINITY", "+INFINITY"):
-        return 1000000
-    if text.upper() == "-INFINITY":
-        return -1000000
-    try:
-        return int(text)
-    except ValueError:
-        return None
 
 
 def _split_quoted(line: str) -> list[str]:

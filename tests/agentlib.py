@@ -12,6 +12,20 @@ CLONE_META = {"OCF_RESKEY_CRM_meta_clone_max": "3", "OCF_RESKEY_CRM_meta_promota
               "OCF_RESKEY_crm_feature_set": "3.16.2"}
 
 
+def agent_env(rsctmp: str, node: str, fake=None, lab_node=None, **extra: str) -> dict[str, str]:
+    """The one environment of an agent instance on `node`, as Pacemaker gives it: its
+    HA_RSCTMP, the cluster tools (a tests.fakecluster.FakeCluster's when given) and, for
+    a node of a loopback lab (tests.mfslab), its config files and the clone's meta
+    attributes. `extra` overrides any of it."""
+    env = fake.environ(node) if fake is not None else dict(os.environ)
+    env.update(OCF_RESKEY_CRM_meta_on_node=node, HA_RSCTMP=rsctmp)
+    if lab_node is not None:
+        env.update(OCF_RESKEY_master_cfg=lab_node.master_cfg,
+                   OCF_RESKEY_metalogger_cfg=lab_node.metalogger_cfg, **CLONE_META)
+    env.update(extra)
+    return env
+
+
 class Outcome:
     def __init__(self, done: subprocess.CompletedProcess) -> None:
         self.code = done.returncode

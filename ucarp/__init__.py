@@ -1,4 +1,4 @@
-"""mfsha-ucarp: ucarp's up and down hooks on the moosefs package's safe restore, for
-sites without corosync and Pacemaker (see docs/guide.md). Knows nothing
-of Pacemaker: `settings` reads the hook config, `freshness` answers and asks how fresh
-each node's metadata is, `hooks` runs the up and down hooks, `cli` is the command."""
+"""mfsha-ucarp: the ucarp front-end of the failover core, for sites without corosync
+and Pacemaker (see docs/guide.md). `settings` reads the hook config, `freshness`
+answers and asks how fresh each node's metadata is and keeps the local high-water
+mark, `hooks` runs the up and down hooks, `cli` is the command."""

@@ -28,7 +28,7 @@ import time
 from failover.mark import Freshness, raises
 from ocf.state import StateFile
 
-from .settings import Settings
+from .settings import Settings, addresses_of, is_local
 
 ROLES = ("master", "metalogger", "none")
 PROTOCOL = "mfsha-ucarp/2"
@@ -233,14 +233,6 @@ def serve(settings: Settings, responder: Responder, log) -> None:
         server.serve_forever()
 
 
-def addresses_of(peer: str) -> set[str]:
-    """The addresses a peer's name or address resolves to (none when it does not)."""
-    try:
-        return {info[4][0] for info in socket.getaddrinfo(peer, None, type=socket.SOCK_STREAM)}
-    except OSError:
-        return set()
-
-
 def peer_addresses(settings: Settings) -> set[str]:
     """Every address the configured peers resolve to."""
     return {address for peer in settings.peers for address in addresses_of(peer)}
@@ -254,17 +246,6 @@ def _read_line(sock, limit: int) -> bytes:
             break
         data += chunk
     return data
-
-
-def is_local(address: str) -> bool:
-    """Is `address` one of this host's? (binding to a foreign address fails)"""
-    try:
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        with socket.socket(family, socket.SOCK_DGRAM) as probe:
-            probe.bind((address, 0))
-        return True
-    except OSError:
-        return False
 
 
 def ask(peer: str, port: int, timeout: float, secret: bytes) -> tuple[Answer | None, str]:

@@ -85,6 +85,14 @@ class UcarpCluster:
         self.answers = self.hooks.ask_peers()
         return self.hooks.mark.read()
 
+    def record_reached(self, version: int, metaid: int) -> None:
+        mark = self.hooks.mark
+        mark.raise_to(mark.reached_here(self.hooks.node.data_path, version, metaid))
+
+    def mark_for_metalogger(self) -> Freshness | None:
+        self.hooks.ask_peers()  # e.g. after a reboot: this node's mark may be long past
+        return self.hooks.mark.read()
+
     def peers(self, own: Freshness | None) -> tuple[dict[str, Freshness], list[str]]:
         if self.answers is None:
             raise CannotTell("the peers were not asked")
@@ -176,20 +184,12 @@ class Hooks:
 
     # -- stepping down --------------------------------------------------------------------------
     def step_down(self) -> None:
-        """Master stopped cleanly (its version raises the mark), metalogger started,
-        address removed; each step is skipped when already done."""
-        from failover import steps
-        node, log, seconds = self.node, self.log, self.settings.number("STOP_TIMEOUT")
+        """The core's step-down (failover.promote.step_down), then the address removed."""
+        from failover.promote import step_down
+        settings = self.settings
         try:
-            image = steps.stop_master(node, seconds, self.settings.flag("FAST_STOP"), log)
-            if image is not None:
-                self.mark.raise_to(self.mark.reached_here(node.data_path, image.version,
-                                                          image.metaid))
-            if not node.metalogger.pid():
-                self.ask_peers()  # e.g. after a reboot: this node's mark may be long past
-                with log.step("metalogger start"):
-                    steps.start_metalogger(node, seconds, archiver(self.settings, node),
-                                           self.mark.read(), self.mark.me, log)
+            step_down(self.node, UcarpCluster(self), settings.flag("FAST_STOP"),
+                      archiver(settings, self.node), settings.number("STOP_TIMEOUT"), self.log)
         except StepFailed as error:
             raise HookError(str(error)) from None
         self.remove_address()

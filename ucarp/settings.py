@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 
 DEFAULT_PATH = "/etc/mfs/mfsha-ucarp.cfg"
 
@@ -95,7 +96,6 @@ class Settings:
         """BIND_ADDRESS, or the one address of PEERS that is this node's."""
         if self.text("BIND_ADDRESS"):
             return check_address(self.text("BIND_ADDRESS"))
-        from .freshness import addresses_of, is_local
         for peer in self.peers:
             local = sorted(a for a in addresses_of(peer) if is_local(a))
             if local:
@@ -137,3 +137,22 @@ def check_address(text: str) -> str:
         return str(ipaddress.ip_address(text))
     except ValueError:
         raise SettingsError("%r is not an IP address" % text) from None
+
+
+def addresses_of(peer: str) -> set[str]:
+    """The addresses a peer's name or address resolves to (none when it does not)."""
+    try:
+        return {info[4][0] for info in socket.getaddrinfo(peer, None, type=socket.SOCK_STREAM)}
+    except OSError:
+        return set()
+
+
+def is_local(address: str) -> bool:
+    """Is `address` one of this host's? (binding to a foreign address fails)"""
+    try:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((address, 0))
+        return True
+    except OSError:
+        return False

@@ -362,13 +362,13 @@ def test_allow_data_loss_procedure_when_the_freshest_node_is_lost(cluster, clien
             os.kill(pid, signal.SIGKILL)
     try:
         time.sleep(15)  # fencing, then a transition that promotes nobody
-        assert [n for n, r in cluster.roles(sc.CLONE).items() if r == "Promoted"] == []
+        roles = wait_for(lambda: cluster.roles(sc.CLONE), 30, 0.5, "crm_mon to answer")
+        assert [n for n, r in roles.items() if r == "Promoted"] == []
         why = cluster.nx(survivors[0], ["mfsha", "why", survivors[0]]).stdout
         assert "below the version" in why, why
         cluster.nx(survivors[0], ["crm", "resource", "param", "mfs", "set", "allow_data_loss",
                                   "true"])
-        new = wait_for(lambda: next((n for n, r in cluster.roles(sc.CLONE).items()
-                                     if r == "Promoted"), None), 90, 0.5, "a forced promote")
+        new = wait_for(lambda: cluster.promoted(sc.CLONE), 90, 0.5, "a forced promote")
         assert new in survivors
         serving = lambda: cluster.vip_holders() == [new] and cluster.masters() == [new]  # noqa: E731
         wait_for(serving, 60, 0.5, "the virtual IP and the master on %s" % new)

@@ -47,7 +47,7 @@ def switchover(cluster: Cluster, target: str) -> None:
 def upgrade_node(cluster: Cluster, node: str) -> None:
     """Standby, a clean shutdown, a reboot onto the new binaries, online (step 1)."""
     cluster.nx(node, ["crm", "node", "standby", node])
-    wait_for(lambda: node not in cluster.roles(sc.CLONE), 120, 0.5,
+    wait_for(lambda: node not in (cluster.roles(sc.CLONE) or {node: "unknown"}), 120, 0.5,
              "%s's instance to stop" % node)
     cluster.stop_node(node)
     # A node back before the others saw it leave made the DC fence two nodes (seen

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import subprocess
 import time
 
-from moosefs.daemons import Metalogger, process_alive, serving
+from moosefs.daemons import serving
 from ocf.state import StateFile
-from tests.agentlib import CLONE_META, call, install, notify_env
+from tests.agentlib import agent_env, call, install, notify_env
 from tests.fakecluster import FakeCluster
-from tests.mfslab import CL_PORT, CSSERV_PORT, Lab, wait_until
+from tests.mfslab import CL_PORT, Lab, wait_until
 
 
 def installed_agent(public_tmp: str) -> str:
@@ -31,13 +28,8 @@ class Instances:
             lab.node(name)
 
     def env(self, name: str, **extra: str) -> dict[str, str]:
-        node = self.lab.node(name)
-        env = self.fake.environ(name, HA_RSCTMP=os.path.join(self.public_tmp, "run-" + name),
-                                OCF_RESKEY_master_cfg=node.master_cfg,
-                                OCF_RESKEY_metalogger_cfg=node.metalogger_cfg,
-                                OCF_RESKEY_allow_new_filesystem="true", **CLONE_META)
-        env.update(extra)
-        return env
+        return agent_env(os.path.join(self.public_tmp, "run-" + name), name, self.fake,
+                         self.lab.node(name), OCF_RESKEY_allow_new_filesystem="true", **extra)
 
     def act(self, name: str, action: str, **extra: str):
         interval = {"monitor": 11000}.get(action)

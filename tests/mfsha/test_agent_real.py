@@ -11,10 +11,8 @@ import time
 import pytest
 
 from moosefs.daemons import Metalogger, process_alive, serving
-from ocf.state import StateFile
-from tests.agentlib import CLONE_META, call, install, notify_env
-from tests.fakecluster import FakeCluster
-from tests.mfslab import CL_PORT, CSSERV_PORT, Lab, wait_until
+from tests.agentlib import call, notify_env
+from tests.mfslab import CL_PORT, CSSERV_PORT, wait_until
 from tests.mfsha.instances import Instances, installed_agent, version_of
 
 

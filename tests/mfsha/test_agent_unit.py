@@ -6,12 +6,9 @@ import shutil
 
 import pytest
 
-import mfsha.agent as agent
-from failover import election
-from failover.election import Rules, Words
-from failover.mark import Freshness, NOTHING
+from failover.mark import Freshness
 from ocf.state import ValueFile
-from tests.agentlib import CLONE_META, call
+from tests.agentlib import CLONE_META, agent_env, call
 from tests.fakecluster import FakeCluster
 from tests.synthetic import write_changelog, write_image
 from tests.moosefs_versions import SAMPLE_TARBALL, sample_keys
@@ -26,9 +23,7 @@ def fake(tmp_path):
 
 
 def base_env(fake, tmp_path, node="n1", **extra):
-    env = fake.environ(node, HA_RSCTMP=str(tmp_path / ("run-%s" % node)))
-    env.update(extra)
-    return env
+    return agent_env(str(tmp_path / ("run-%s" % node)), node, fake, **extra)
 
 
 def publish(fake, tmp_path, node: str, value: str, what: str = "freshness") -> None:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
 
 from moosefs import config, inspect
 from moosefs.archive import Archiver, default_folder
 from moosefs.daemons import Master, Metalogger
 from moosefs.files import read_image
 from moosefs.history import Known
-from moosefs.restore import RestoreError, restore
+from moosefs.restore import restore
 from procrun import Deadline
-from tests.mfslab import CL_PORT, CS_PORT, ML_PORT, wait_until
+from tests.mfslab import wait_until
 
 
 def promote(node, allow_create=False, known=None):
@@ -51,7 +49,7 @@ def wait_caught_up(master_node, ml_node, timeout=30):
 def bring_up(lab):
     a, b = lab.node("a"), lab.node("b")
     first = promote(a, allow_create=True)
-    assert first.created_new
+    assert first.inspection.verdict == "empty"  # a new file system
     # the master started from a complete image, not from the new-file-system marker, so
     # that metaloggers download one (moosefs.restore.create_new)
     assert read_image(os.path.join(a.data, "metadata.mfs.back")).signature == "MFSM 2.0"

@@ -11,7 +11,6 @@ from moosefs.chunkservers import listed, missing, wait_connected
 from moosefs.clienthold import HOLD_HOST, open_to_clients, write_closed
 from moosefs.daemons import Master, serving
 from moosefs.generation import detect
-from procrun import Deadline
 from tests.mfslab import CL_PORT, CSSERV_PORT, wait_until
 from tests.moosefs.scenes import bring_up
 

@@ -192,7 +192,7 @@ def test_a_new_file_system_is_restored_from_the_marker_into_a_complete_image(tmp
                 generation=three)
     created = restore(config.master(str(cfg_path)), Deadline(30), Archiver(str(tmp_path / "a")),
                       allow_create=True, generation=three)
-    assert created.created_new and created.version == 1
+    assert created.version == 1 and created.inspection.verdict == "empty"  # a new one
     assert read_image(str(data / "metadata.mfs")).signature == "MFSM 2.0"
 
 
@@ -312,7 +312,7 @@ def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path):
     from moosefs.daemons import Master
     with stand_in_daemon(tmp_path / ".mfsmaster.lock", ignore_sigterm=True) as child:
         master = Master(str(tmp_path / "unused.cfg"), str(tmp_path))
-        assert master.pid() == child.pid and master.state() == "running"
+        assert master.pid() == child.pid
         started = time.monotonic()
         assert master.stop(1.0) is False  # not a clean stop
         assert time.monotonic() - started < 5

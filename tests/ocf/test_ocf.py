@@ -294,15 +294,13 @@ def test_promotion_score_and_private_attributes_through_the_tools(tmp_path):
     fake = FakeCluster(str(tmp_path))
     cluster, saved = _cluster(fake, "n1")
     try:
-        assert cluster.set_promotion_score(900)
-        assert cluster.get_promotion_score() == 900
+        assert cluster.set_promotion_score(900) and fake.score("p_mfs", "n1") == 900
+        assert cluster.delete_promotion_score() and fake.score("p_mfs", "n1") is None
         assert cluster.set_private("fresh", "42:00")
         fake_n2, _ = _cluster(fake, "n2")
         fake_n2.set_private("fresh", "50:00")
         assert cluster.query_private_all("fresh") == {"n1": "42:00", "n2": "50:00"}
-        assert cluster.query_private("fresh", node="n2") == "50:00"
         assert cluster.set_property("hwm", "7:AA") and cluster.get_property("hwm") == "7:AA"
-        assert cluster.delete_promotion_score() and cluster.get_promotion_score() is None
         assert sorted(cluster.partition_nodes()) == ["n1", "n2"]
     finally:
         _restore(saved)
