@@ -71,7 +71,7 @@ moosefs4:
 check: deps moosefs4
 	$(MAKE) test
 
-# Two groups side by side (scripts/run-tests): the namespace cluster tests, and the rest.
+# Two streams side by side (scripts/run-tests).
 test:
 	PYTHON=$(PYTHON) scripts/run-tests
 

@@ -116,5 +116,6 @@ def step_down(node, cluster: Cluster, fast: bool, archiver, seconds: float, log)
         cluster.record_reached(image.version, image.metaid)
     if not node.metalogger.pid():
         mark = cluster.mark_for_metalogger()
-        with log.step("metalogger start"):
+        with log.step("metalogger start") as step:
             start_metalogger(node, seconds, archiver, mark, cluster.me, log)
+            step.note = "pid %d" % node.metalogger.pid()

@@ -177,11 +177,13 @@ def serving_clients(node, state) -> bool:
 # --- the daemons ------------------------------------------------------------------------------
 def start_metalogger(ctx: Context, node) -> None:
     from failover.steps import start_metalogger as start
-    try:
-        start(node, ctx.deadline.remaining(), archiver(ctx, node),
-              store.cached_hwm(store.local_state(ctx).read()), ctx.env.node_name, ctx.log)
-    except StepFailed as error:
-        raise OCFError(codes.ERR_GENERIC, str(error)) from None
+    with ctx.log.step("metalogger start") as step:
+        try:
+            start(node, ctx.deadline.remaining(), archiver(ctx, node),
+                  store.cached_hwm(store.local_state(ctx).read()), ctx.env.node_name, ctx.log)
+        except StepFailed as error:
+            raise OCFError(codes.ERR_GENERIC, str(error)) from None
+        step.note = "pid %d" % node.metalogger.pid()
 
 
 def stop_master(ctx: Context, node) -> None:

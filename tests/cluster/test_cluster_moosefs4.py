@@ -17,7 +17,9 @@ from tests.cluster.test_cluster import pytestmark  # noqa: F401  (same requireme
 from tests.moosefs_versions import installed_prefix
 
 # The figure; MFSHA_IDLE_SECONDS shortens it for a quick run by hand.
-IDLE_SECONDS = float(os.environ.get("MFSHA_IDLE_SECONDS", "300"))
+# Idle long enough for two of the Promoted monitor's looks at the version
+# (HWM_REFRESH_SECONDS), five re-rankings of each standby and five IDLE() changes.
+IDLE_SECONDS = float(os.environ.get("MFSHA_IDLE_SECONDS", "150"))
 
 
 @pytest.fixture(scope="module")

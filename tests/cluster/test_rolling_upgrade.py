@@ -63,9 +63,9 @@ def upgrade_node(cluster: Cluster, node: str) -> None:
     sc.settle(cluster, 180)
 
 
-def in_standby(cluster: Cluster, node: str) -> bool | None:
-    """Whether `node` itself sees itself in standby (None: it cannot tell yet)."""
-    status = cluster.status(node)
+def in_standby(cluster: Cluster, node: str, viewer: str) -> bool | None:
+    """Whether `viewer` sees `node` in standby (None: it cannot tell yet)."""
+    status = cluster.status(viewer)
     entry = next((n for n in status.iter("node") if n.get("name") == node), None) \
         if status is not None else None
     return None if entry is None else entry.get("standby") == "true"
@@ -77,7 +77,7 @@ def bring_online(cluster: Cluster, node: str, other: str) -> None:
     before the DC's CIB reaches it, it shows no standby (seen: the node stayed in
     standby); and a change made there before it joined is lost when that CIB arrives."""
     def online() -> bool:
-        views = [in_standby(cluster, n) for n in (other, node)]
+        views = [in_standby(cluster, node, viewer) for viewer in (other, node)]
         if views == [False, False]:
             return True
         if views[0] is not False:

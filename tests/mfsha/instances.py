@@ -10,6 +10,7 @@ from ocf.state import StateFile
 from tests.agentlib import agent_env, call, install, notify_env
 from tests.fakecluster import FakeCluster
 from tests.mfslab import CL_PORT, Lab, wait_until
+from mfsha import store
 
 
 def installed_agent(public_tmp: str) -> str:
@@ -81,7 +82,7 @@ class Instances:
         return self.fake.score("p_mfs", name)
 
     def freshness(self, name: str):
-        return self.fake.private("mfsha-p_mfs-freshness", name)
+        return self.fake.private(store.freshness_attribute("p_mfs"), name)
 
 
 def version_of(lab, name):

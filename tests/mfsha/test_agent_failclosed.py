@@ -17,8 +17,10 @@ from moosefs.daemons import serving
 from tests.agentlib import call
 from tests.mfslab import CL_PORT, wait_until
 from tests.mfsha.instances import Instances, version_of
+from mfsha import store
 
-HWM = "config:mfsha-p_mfs-hwm"
+HWM_NAME = store.hwm_property("p_mfs")
+HWM = "config:" + HWM_NAME  # its key in the fake cluster's state
 
 
 def mark_version(nodes: Instances) -> int:
@@ -94,7 +96,7 @@ def test_a_master_the_agent_did_not_promote_never_lowers_the_mark(public_tmp, la
                           capture_output=True, timeout=60).returncode == 0
     mark = nodes.fake.state()[HWM].split(":")
     higher = "%d:%s:z:" % (int(mark[0]) + 1000, mark[1])
-    nodes.fake.set_property("mfsha-p_mfs-hwm", higher)
+    nodes.fake.set_property(HWM_NAME, higher)
     probe = call("monitor", nodes.env("a"), interval_ms=0)
     assert probe.code == 8, probe
     outcome = call("monitor", nodes.env("a"), interval_ms=3000)
@@ -109,7 +111,7 @@ def test_a_promote_the_cluster_does_not_record_stops_its_master(public_tmp, lab,
     nodes = Instances(lab, public_tmp)
     assert nodes.act("a", "start").code == 0
     nodes.pre_promote("a", ("a",))
-    outcome = nodes.act("a", "promote", **{how: "--name=mfsha-p_mfs-hwm --update"})
+    outcome = nodes.act("a", "promote", **{how: "--name=%s --update" % HWM_NAME})
     assert outcome.code == 1, outcome
     assert "the cluster did not record this promotion" in outcome.reason, outcome
     assert not lab.node("a").master_pid() and lab.node("a").metalogger_pid()

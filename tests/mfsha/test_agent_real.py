@@ -14,6 +14,9 @@ from moosefs.daemons import Metalogger, process_alive, serving
 from tests.agentlib import call, notify_env
 from tests.mfslab import CL_PORT, CSSERV_PORT, wait_until
 from tests.mfsha.instances import Instances, installed_agent, version_of
+from mfsha import store
+
+HWM = store.hwm_property("p_mfs")
 
 
 
@@ -91,7 +94,7 @@ def test_three_instances_elect_the_freshest_and_keep_every_file(public_tmp, lab)
     assert nodes.monitor("c") == 0
     # c ranks normally again: below the version b's master reached (the high-water
     # mark) it has no score at all; once its metalogger has caught up from b, it has.
-    hwm = int(nodes.fake.state()["config:mfsha-p_mfs-hwm"].split(":")[0])
+    hwm = int(nodes.fake.state()["config:" + HWM].split(":")[0])
     version_c = int(nodes.freshness("c").split(":")[0])
     assert nodes.score("c") == (None if version_c < hwm else 1000), (version_c, hwm)
     assert nodes.monitor("b", promoted=True) == 8
@@ -211,7 +214,7 @@ def test_stop_of_promoted_instance_saves_metadata_and_records_high_water_mark(pu
     assert nodes.act("a", "stop").code == 0
     assert not lab.node("a").master_pid()
     assert os.path.exists(os.path.join(lab.node("a").data, "metadata.mfs"))
-    hwm = nodes.fake.state().get("config:mfsha-p_mfs-hwm")
+    hwm = nodes.fake.state().get("config:" + HWM)
     assert hwm and int(hwm.split(":")[0]) >= 1
 
 

@@ -12,6 +12,9 @@ from tests.agentlib import CLONE_META, agent_env, call
 from tests.fakecluster import FakeCluster
 from tests.synthetic import write_changelog, write_image
 from tests.moosefs_versions import SAMPLE_TARBALL, sample_keys
+from mfsha import store
+
+HWM = store.hwm_property("p_mfs")
 
 
 F = Freshness
@@ -29,7 +32,7 @@ def base_env(fake, tmp_path, node="n1", **extra):
 def publish(fake, tmp_path, node: str, value: str, what: str = "freshness") -> None:
     """What `node`'s agent publishes as its freshness (or the time of its newest change)."""
     import subprocess
-    subprocess.run(["attrd_updater", "--private", "--name=mfsha-p_mfs-" + what,
+    subprocess.run(["attrd_updater", "--private", "--name=" + store.shown_attribute("p_mfs", what),
                     "--update=" + value], env=base_env(fake, tmp_path, node=node), check=True)
 
 
@@ -238,7 +241,7 @@ def test_promote_refuses_below_high_water_mark(fake, tmp_path):
     cfgs = configs(tmp_path)
     data = tmp_path / "data"
     write_image(str(data / "metadata_ml.mfs.back"), 100)
-    fake.set_property("mfsha-p_mfs-hwm", "5000:6B06C1F8DBC0458C")
+    fake.set_property(HWM, "5000:6B06C1F8DBC0458C")
     outcome = call("promote", base_env(fake, tmp_path, **cfgs))
     assert outcome.code == 1 and "below the version 5000" in outcome.reason
     assert "allow_data_loss=true" in outcome.reason
@@ -281,7 +284,7 @@ def test_promote_refuses_when_the_history_rule_cannot_decide_and_says_how(fake, 
     assert outcome.code == 1 and "master files restore to 900, metalogger files to 150" \
         in outcome.reason
     assert "to decide by hand" in outcome.reason
-    assert "crm_attribute --type crm_config --name mfsha-p_mfs-hwm" in outcome.reason
+    assert "crm_attribute --type crm_config --name " + HWM in outcome.reason
     assert sorted(os.listdir(data)) == before
 
 
@@ -293,7 +296,7 @@ def test_promote_of_another_node_at_the_mark_ignores_own_master_files(fake, tmp_
     write_image(str(data / "metadata_ml.mfs.back"), 100)
     write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 150))
     write_image(str(data / "metadata.mfs"), 14211)
-    fake.set_property("mfsha-p_mfs-hwm", "140:6B06C1F8DBC0458C:n2:")
+    fake.set_property(HWM, "140:6B06C1F8DBC0458C:n2:")
     env = base_env(fake, tmp_path, **cfgs)
     assert call("monitor", dict(env, OCF_RESKEY_CRM_meta_interval="0")).code == 7
     outcome = call("promote", env)
@@ -417,17 +420,17 @@ def test_crm_mon_shows_version_lag_and_promotability_written_only_on_change(
     publish(fake, tmp_path, "n2", "1795605104", "stamp")  # 120 s after n1's newest change
     env = base_env(fake, tmp_path, **cfgs)
     assert call("monitor", env, interval_ms=11000).code == 0
-    shown = {what: fake.private("mfsha-p_mfs-%s" % what, "n1")
+    shown = {what: fake.private(store.shown_attribute("p_mfs", what), "n1")
              for what in ("version", "lag", "promotable")}
     assert shown == {"version": "150", "lag": "under 10000 changes, under 600 s",
                      "promotable": "yes (peer n2 fresher)"}
-    assert fake.private("mfsha-p_mfs-stamp", "n1") == "1795604984"
+    assert fake.private(store.stamp_attribute("p_mfs"), "n1") == "1795604984"
     calls = len(fake.calls())
     for _ in range(2):
         assert call("monitor", env, interval_ms=11000).code == 0
     assert [c for c in fake.calls()[calls:] if "--update" in c] == []
     assert call("stop", env).code == 0
-    assert fake.private("mfsha-p_mfs-promotable", "n1") is None
+    assert fake.private(store.shown_attribute("p_mfs", "promotable"), "n1") is None
 
 
 def test_a_failed_promote_elsewhere_does_not_release_the_yield(fake, tmp_path):
@@ -441,10 +444,10 @@ def test_a_failed_promote_elsewhere_does_not_release_the_yield(fake, tmp_path):
     post = {"OCF_RESKEY_CRM_meta_notify_type": "post",
             "OCF_RESKEY_CRM_meta_notify_operation": "promote",
             "OCF_RESKEY_CRM_meta_notify_promote_uname": "n1"}
-    fake.set_property("mfsha-p_mfs-hwm", "498:6B06C1F8DBC0458C:n1:")
+    fake.set_property(HWM, "498:6B06C1F8DBC0458C:n1:")
     assert call("notify", dict(env, **post)).code == 0
     assert mark.exists()  # our own promote failed: the mark from elect stays
-    fake.set_property("mfsha-p_mfs-hwm", "846:6B06C1F8DBC0458C:n3:ab")
+    fake.set_property(HWM, "846:6B06C1F8DBC0458C:n3:ab")
     post["OCF_RESKEY_CRM_meta_notify_promote_uname"] = "n3"
     assert call("notify", dict(env, **post)).code == 0
     assert not mark.exists()
@@ -459,7 +462,7 @@ def test_promote_refuses_when_the_mark_cannot_be_read(fake, tmp_path, how):
     cfgs = configs(tmp_path)
     data = tmp_path / "data"
     write_image(str(data / "metadata_ml.mfs.back"), 100)  # below the mark
-    fake.set_property("mfsha-p_mfs-hwm", "5000:6B06C1F8DBC0458C:n2:")
+    fake.set_property(HWM, "5000:6B06C1F8DBC0458C:n2:")
     before = sorted(os.listdir(data))
     env = base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS, **{how: "crm_config"})
     outcome = call("promote", env)
@@ -467,13 +470,13 @@ def test_promote_refuses_when_the_mark_cannot_be_read(fake, tmp_path, how):
     assert "could not read the cluster's high-water mark" in outcome.reason
     assert "timed out" in outcome.reason if how == "FAKE_HANG" else "exit 102" in outcome.reason
     assert sorted(os.listdir(data)) == before
-    assert fake.state()["config:mfsha-p_mfs-hwm"] == "5000:6B06C1F8DBC0458C:n2:"
+    assert fake.state()["config:" + HWM] == "5000:6B06C1F8DBC0458C:n2:"
 
 
 def test_promote_refuses_when_an_unreadable_mark_is_set(fake, tmp_path):
     cfgs = configs(tmp_path)
     write_image(str(tmp_path / "data" / "metadata_ml.mfs.back"), 100)
-    fake.set_property("mfsha-p_mfs-hwm", "garbage")
+    fake.set_property(HWM, "garbage")
     outcome = call("promote", base_env(fake, tmp_path, **cfgs, **PACEMAKER_CALLS))
     assert outcome.code == 1 and "holds 'garbage'" in outcome.reason
 
@@ -502,7 +505,7 @@ def test_without_a_cluster_a_failed_read_counts_as_absent(fake, tmp_path):
 
 # --- what a node publishes is what its restore reaches ----------------------------------------
 def _published_version(fake, node="n1"):
-    text = fake.private("mfsha-p_mfs-freshness", node)
+    text = fake.private(store.freshness_attribute("p_mfs"), node)
     return int(text.split(":")[0]) if text else None
 
 
@@ -664,5 +667,5 @@ def test_a_promote_that_fails_on_its_own_files_drops_its_score_through_stop_and_
         holder.kill()
         holder.wait(10)
     assert fake.score("p_mfs", "n1") is None
-    assert fake.state().get("attr:mfsha-p_mfs-promotable:n1") == \
+    assert fake.state().get("attr:%s:n1" % store.shown_attribute("p_mfs", "promotable")) == \
         "no: its last promote failed on these files"
