@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 
-from .mark import CHANGE_TOLERANCE, NOTHING, Freshness
+from .mark import CHANGE_TOLERANCE, Freshness
 
 # A monitor or notification reads changelogs at most this long, then reads on next time
 # (after a reboot the cache is empty and DATA_PATH may hold gigabytes of them).
@@ -166,6 +166,3 @@ def restart_metalogger(node, deadline_s: float, archiver, mark: Freshness | None
     node.metalogger.stop(deadline_s / 2)
     start_metalogger(node, deadline_s / 2, archiver, mark, me, log)
 
-
-def nothing_or(own: Freshness | None) -> Freshness:
-    return own or NOTHING
