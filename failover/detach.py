@@ -3,11 +3,10 @@ output (Pacemaker waits for an action's pipes to close; ucarp waits for its hook
 from __future__ import annotations
 
 import os
-from typing import Callable
 
 
-def detach(job: Callable[[], int], on_forked: Callable[[int], None] | None = None) -> None:
-    """Run `job` (it returns an exit code) in a grandchild, in a session of its own,
+def detach(job, on_forked=None) -> None:
+    """Run `job()` (it returns an exit code) in a grandchild, in a session of its own,
     with stdin, stdout and stderr on /dev/null and no other descriptor of the caller's
     open. `on_forked(pid)` runs in the middle child once the grandchild exists. The
     caller returns as soon as the middle child is gone."""

@@ -4,8 +4,6 @@ calls no cluster tool and reads no file: callers hand in what they read.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from .mark import CHANGE_TOLERANCE, Freshness
 
 PROMOTED_SCORE = 1001       # the running master keeps its role
@@ -15,18 +13,26 @@ LOWEST_RANKED_SCORE = 10
 FORCED_SCORE = 1            # only with allow_data_loss / allow_new_filesystem
 
 
-class Words(NamedTuple):
+# Plain classes, not typing.NamedTuple: `typing` (and the `re` it imports) would cost
+# every monitor several milliseconds.
+class Words:
     """How a front-end names its settings in a refusal, so that the refusal says what
-    to set."""
-    allow_data_loss: str       # e.g. "set allow_data_loss=true"
-    allow_new_filesystem: str
-    record_mark: str           # how to record the last master by hand
+    to set: `allow_data_loss` (e.g. "set allow_data_loss=true"), `allow_new_filesystem`,
+    and `record_mark`, how to record the last master by hand."""
+
+    def __init__(self, allow_data_loss: str, allow_new_filesystem: str,
+                 record_mark: str) -> None:
+        self.allow_data_loss = allow_data_loss
+        self.allow_new_filesystem = allow_new_filesystem
+        self.record_mark = record_mark
 
 
-class Rules(NamedTuple):
-    allow_data_loss: bool
-    allow_new_filesystem: bool
-    words: Words
+class Rules:
+    def __init__(self, allow_data_loss: bool, allow_new_filesystem: bool,
+                 words: Words) -> None:
+        self.allow_data_loss = allow_data_loss
+        self.allow_new_filesystem = allow_new_filesystem
+        self.words = words
 
 
 def rank(own, empty: bool, hwm: Freshness | None, peers: dict[str, Freshness],

@@ -9,8 +9,6 @@ A front-end hands in a `Cluster`: where the mark is stored and how peers are ask
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
-
 from .election import Rules, Verdict, judge
 from .mark import Freshness
 from .steps import check_inspection_time, inspect_own, restore
@@ -34,8 +32,11 @@ class Refused(Exception):
         self.own_files = own_files
 
 
-class Cluster(Protocol):
-    me: str
+class Cluster:
+    """What a front-end's cluster offers the sequences (a plain base class: `typing`
+    costs every monitor its import). `me` is this node's name in the mark."""
+
+    me = ""
 
     def read_mark(self) -> Freshness | None:
         """The high-water mark (None: never recorded); CannotTell."""
@@ -52,10 +53,14 @@ class Cluster(Protocol):
         history ahead of it is archived)."""
 
 
-class Restored(NamedTuple):
-    own: Freshness | None
-    mark: Freshness | None
-    result: object  # moosefs.restore.RestoreResult
+class Restored:
+    """What a promote restored: this node's freshness and the mark it was held to before,
+    and the moosefs.restore.RestoreResult."""
+
+    def __init__(self, own: Freshness | None, mark: Freshness | None, result) -> None:
+        self.own = own
+        self.mark = mark
+        self.result = result
 
 
 def promote(node, cluster: Cluster, rules: Rules, archiver, deadline, log,

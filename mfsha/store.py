@@ -6,15 +6,12 @@ name them only through this module."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from failover.mark import Freshness, parse_all
 from failover.promote import CannotTell
 from ocf.codes import ClusterUnreachable
+from ocf.dispatch import Context
 from ocf.state import StateFile, ValueFile, rsc_tmp
-
-if TYPE_CHECKING:
-    from ocf.dispatch import Context
 
 HWM_WRITE_SECONDS = 10      # a write of the mark is retried this long before it fails
 HWM_WRITE_RETRY_SECONDS = 0.5
