@@ -81,3 +81,11 @@ def as_if_installed(argv: list[str], destdir: str) -> list[str]:
     script = ('mount -t overlay mfsha-test -o "lowerdir=%s:/usr/lib/ocf" /usr/lib/ocf '
               '&& exec "$@"' % ocf)
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"] + argv
+
+
+def imported_modules(argv: list[str], env: dict[str, str]) -> set[str]:
+    """Top-level modules a whole agent process imports (from python's -X importtime)."""
+    done = subprocess.run(["/usr/bin/python3", "-IS", "-X", "importtime"] + argv,
+                          capture_output=True, text=True, env=env)
+    return {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}

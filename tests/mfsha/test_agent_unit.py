@@ -8,7 +8,7 @@ import pytest
 
 from failover.mark import Freshness
 from ocf.state import ValueFile
-from tests.agentlib import CLONE_META, agent_env, call
+from tests.agentlib import AGENT, CLONE_META, agent_env, call, imported_modules
 from tests.fakecluster import FakeCluster
 from tests.synthetic import write_changelog, write_image
 from tests.moosefs_versions import SAMPLE_TARBALL, sample_keys
@@ -669,3 +669,22 @@ def test_a_promote_that_fails_on_its_own_files_drops_its_score_through_stop_and_
     assert fake.score("p_mfs", "n1") is None
     assert fake.state().get("attr:%s:n1" % store.shown_attribute("p_mfs", "promotable")) == \
         "no: its last promote failed on these files"
+
+
+SLOW_IMPORTS = {"typing", "re", "subprocess", "logging", "enum", "lxml", "json", "collections"}
+
+
+def test_a_monitor_imports_nothing_slow(fake, tmp_path, metalogger_lock):
+    """The monitor runs every few seconds on every node: its imports stay cheap (each of
+    these costs a monitor one to several milliseconds). An Unpromoted monitor with its
+    metalogger running inspects, publishes and ranks."""
+    data = tmp_path / "data"
+    write_image(str(data / "metadata_ml.mfs.back"), 100)
+    write_changelog(str(data / "changelog_ml.0.mfs"), range(100, 150))
+    env = base_env(fake, tmp_path, **configs(tmp_path), **PACEMAKER_CALLS,
+                   OCF_RESKEY_CRM_meta_interval="11000", OCF_RESKEY_CRM_meta_timeout="20000",
+                   OCF_RESOURCE_INSTANCE="p_mfs:0", OCF_ROOT="/usr/lib/ocf")
+    modules = imported_modules([AGENT, "monitor"], env)
+    assert fake.private(store.freshness_attribute("p_mfs"), "n1") == "150:6B06C1F8DBC0458C"
+    assert "mfsha" in modules and "failover" in modules
+    assert not modules & SLOW_IMPORTS, modules & SLOW_IMPORTS

@@ -17,6 +17,7 @@ from ocf.log import Logger
 from ocf.metadata import PROFILE_1_1, Action, AgentInfo
 from ocf.params import BOOLEAN, INTEGER, SELECT, Parameter, Parameters
 from ocf.proc import Deadline, have_binary, run
+from tests.agentlib import imported_modules
 from tests.fakecluster import FakeCluster
 
 from tests.agentlib import ROOT
@@ -190,14 +191,6 @@ def test_sample_agent_lifecycle_in_a_real_process(tmp_path):
     call = lambda a: subprocess.run([SAMPLE, a], env=env, capture_output=True).returncode  # noqa
     assert [call("monitor"), call("start"), call("monitor"), call("stop"), call("stop"),
             call("monitor")] == [7, 0, 0, 0, 0, 7]
-
-
-def imported_modules(argv: list[str], env: dict[str, str]) -> set[str]:
-    """Top-level modules a whole agent process imports (from python's -X importtime)."""
-    done = subprocess.run(["/usr/bin/python3", "-IS", "-X", "importtime"] + argv,
-                          capture_output=True, text=True, env=env)
-    return {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines()
-            if line.startswith("import time:") and "|" in line}
 
 
 def test_monitor_dispatch_does_not_import_heavy_modules(tmp_path):
