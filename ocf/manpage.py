@@ -23,7 +23,8 @@ def render(info: AgentInfo, provider: str, date: str) -> str:
            ".SH DESCRIPTION", ".nf", _roff(info.longdesc.strip()), ".fi",
            ".SH PARAMETERS"]
     for parameter in info.parameters:
-        default = "" if parameter.default in (None, "") else ", default %s" % parameter.default
+        text = parameter.default_text()
+        default = ", default %s" % text if text else ""
         out += [".TP", "\\fB%s\\fR (%s%s%s)" % (parameter.name, parameter.type, default,
                                                ", required" if parameter.required else ""),
                 _roff(parameter.longdesc.strip())]
@@ -39,16 +40,24 @@ def render(info: AgentInfo, provider: str, date: str) -> str:
     return "\n".join(out)
 
 
+def page_date(environ) -> str:
+    """The page's date: SOURCE_DATE_EPOCH's month when set (reproducible builds, as
+    dpkg-buildpackage sets it from debian/changelog), else this month; in UTC."""
+    import time
+    epoch = environ.get("SOURCE_DATE_EPOCH", "")
+    return time.strftime("%Y-%m", time.gmtime(int(epoch) if epoch.isdigit() else None))
+
+
 def main(argv: list[str]) -> int:
     """python3 -m ocf.manpage MODULE:ATTRIBUTE PROVIDER  (prints the page)"""
     import importlib
-    import time
+    import os
     if len(argv) != 3 or ":" not in argv[1]:
         print(main.__doc__)
         return 2
     module, _, attribute = argv[1].partition(":")
     info = getattr(importlib.import_module(module), attribute)
-    print(render(info, argv[2], time.strftime("%Y-%m")))
+    print(render(info, argv[2], page_date(os.environ)))
     return 0
 
 

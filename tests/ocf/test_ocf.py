@@ -384,3 +384,16 @@ def test_a_state_locked_too_long_fails_the_update_instead_of_hanging(tmp_path, m
         assert time.monotonic() - started < 5
     state.update(a="1")
     assert state.read() == {"a": "1"}
+
+
+def test_the_manual_page_is_reproducible_and_spells_defaults_as_the_meta_data_does():
+    from ocf.manpage import page_date, render
+    info = AgentInfo(name="sample", version="1.0", shortdesc="s", longdesc="l",
+                     parameters=[Parameter("flag", "f", "a flag", type=BOOLEAN, default=False),
+                                 Parameter("count", "c", "a count", type=INTEGER, default=20)],
+                     actions=[Action("start", 60)])
+    page = render(info, "prov", page_date({"SOURCE_DATE_EPOCH": "1796601600"}))
+    assert '.TH OCF_PROV_SAMPLE 7 "2026-12"' in page
+    assert "(boolean, default false)" in page and "(integer, default 20)" in page
+    assert "False" not in page
+    assert page_date({"SOURCE_DATE_EPOCH": "0"}) == "1970-01"
