@@ -35,8 +35,12 @@ The Promoted monitor asks mfsmaster for its chunkserver list and fails when no a
 comes within 5 s (a stopped or hung master keeps its lock and its sockets).
 """
 
+# The agent's lines are tagged apart from mfsmaster's own (its default SYSLOG_IDENT is
+# "mfsmaster"), so that an administrator can tell the two in syslog.
+LOG_TAG = "mfsha-mfsmaster"
+
 INFO = AgentInfo(
-    name="mfsmaster", version="0.1.0",
+    name="mfsmaster", version="0.1.0", log_tag=LOG_TAG,
     shortdesc="MooseFS metadata server (promotable, freshest node wins)",
     longdesc=LONGDESC,
     parameters=[

@@ -56,7 +56,7 @@ def run(info, handlers: dict, argv: list[str] | None = None,
     stderr = stderr or sys.stderr
     env = Environment(argv, environ)
     action = env.action
-    log = Logger(info.name, env.instance, env.environ, stderr)
+    log = Logger(info.log_tag, env.instance, env.environ, stderr)
     known = ["meta-data", "usage", "methods"] + [a for a in info.action_names if a in handlers]
     if action in ("meta-data",):
         stdout.write(info.to_xml())

@@ -38,8 +38,9 @@ class AgentInfo:
 
     def __init__(self, name: str, version: str, shortdesc: str, longdesc: str,
                  parameters: list[Parameter], actions: list[Action],
-                 profile: str = PROFILE_DTD) -> None:
+                 profile: str = PROFILE_DTD, log_tag: str = "") -> None:
         self.name = name
+        self.log_tag = log_tag or name  # its lines' tag in syslog and the log files
         self.version = version
         self.shortdesc = shortdesc
         self.longdesc = longdesc

@@ -149,7 +149,7 @@ def unknown_key_env(fake, tmp_path, **log_settings):
     for name in ("HA_LOGFILE", "HA_LOGFACILITY", "PCMK_logfacility", "PCMK_logfile"):
         env.pop(name, None)
     env.update(log_settings)
-    warning = ("mfsmaster(p_mfs:0) WARNING: %s:4: unknown setting MATOCL_TIMOUT (MooseFS "
+    warning = ("mfsha-mfsmaster(p_mfs:0) WARNING: %s:4: unknown setting MATOCL_TIMOUT (MooseFS "
                "ignores it; a typo?)" % cfgs["OCF_RESKEY_master_cfg"])
     return env, warning
 
