@@ -78,6 +78,22 @@ class Instances:
         with key="hwm_checked_at", look at the master's version, as it does every 60 s)."""
         self.local_state(name).update(**{key: "0"})
 
+    def wait_following(self, follower: str, leader: str, seconds: float = 60) -> None:
+        """Until `follower`'s metalogger files reach `leader`'s master's version, running
+        the follower's Unpromoted monitor each turn, as Pacemaker does every 11 s: the
+        monitor restarts a metalogger whose files have a hole (a 4.x metalogger that
+        connected after the new master's first changes misses them)."""
+        seen = {}
+
+        def caught_up() -> bool:
+            self.monitor(follower)
+            seen.update({n: version_of(self.lab, n) for n in (follower, leader)})
+            return seen[follower] == seen[leader]
+        try:
+            wait_until(caught_up, seconds, step=0.5, what="%s to follow %s" % (follower, leader))
+        except TimeoutError as error:
+            raise TimeoutError("%s; versions at the end: %s" % (error, seen)) from None
+
     def score(self, name: str):
         return self.fake.score("p_mfs", name)
 

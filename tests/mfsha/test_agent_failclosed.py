@@ -63,8 +63,7 @@ def test_a_stopped_master_fails_the_promoted_monitor_and_is_recovered(public_tmp
 def test_the_mark_follows_the_master_while_no_standby_keeps_up(public_tmp, lab):
     nodes = Instances(lab, public_tmp)
     files = promoted_with_files(nodes, lab, peers=("a", "b"))
-    wait_until(lambda: version_of(lab, "b") == version_of(lab, "a"), 30, step=0.3,
-               what="b to follow a")
+    nodes.wait_following("b", "a")
     assert nodes.monitor("a", promoted=True) == 8
     # Every standby keeps up: changes cause no write of the mark.
     files.update(lab.write_files("kept-up", 20, seed=32))
