@@ -56,6 +56,13 @@ class Freshness:
 NOTHING = Freshness(0, 0)
 
 
+def reached(me: str, data_path: str, version: int, metaid: int) -> Freshness:
+    """The mark of node `me`'s own master at `version`, with the fingerprint of its last
+    change in `data_path`, so that a branch elsewhere is told apart (moosefs.history)."""
+    from moosefs.inspect import change_fingerprint
+    return Freshness(version, metaid, me, change_fingerprint(data_path, version))
+
+
 def raises(current: Freshness | None, reached: Freshness) -> bool:
     """The one rule for raising a mark outside a promotion: `reached` replaces `current`
     when it is higher, or names the file system `current` left unknown; never across

@@ -10,7 +10,7 @@ A front-end hands in a `Cluster`: where the mark is stored and how peers are ask
 from __future__ import annotations
 
 from .election import Rules, Verdict, judge
-from .mark import Freshness
+from .mark import NOTHING, Freshness
 from .steps import check_inspection_time, inspect_own, restore
 
 
@@ -101,7 +101,7 @@ def promote(node, cluster: Cluster, rules: Rules, archiver, deadline, log,
             raise Refused(str(error)) from None
         except RestoreError as error:
             step.note = str(error)
-            raise Refused("restore failed: %s" % error, own_files=own or Freshness(0, 0)) \
+            raise Refused("restore failed: %s" % error, own_files=own or NOTHING) \
                 from None
         step.note = "restored to version %d; %s (%.3f s)" % (
             result.version, " ".join(result.command) or "new empty file system",

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import time
 
-from failover.election import BEST_SCORE, FORCED_SCORE, Rules, Words
-from failover.mark import Freshness
+from failover.election import BEST_SCORE, FORCED_SCORE
+from failover.mark import NOTHING, Freshness
 from failover.steps import StepFailed
 from ocf import codes
 from ocf.codes import ClusterUnreachable, OCFError
@@ -43,11 +43,9 @@ def _node_or_none(ctx: Context):
     return local_node(ctx)
 
 
-def rules(ctx: Context) -> Rules:
-    return Rules(ctx.params.boolean("allow_data_loss"),
-                 ctx.params.boolean("allow_new_filesystem"),
-                 Words("set allow_data_loss=true", "set allow_new_filesystem=true",
-                       store.record_mark_hint(ctx.env.resource_name)))
+def rules(ctx: Context):
+    return store.rules(ctx.env.resource_name, ctx.params.boolean("allow_data_loss"),
+                       ctx.params.boolean("allow_new_filesystem"))
 
 
 # --- checks -------------------------------------------------------------------------------------
@@ -267,7 +265,7 @@ def action_promote(ctx: Context) -> int:
         try:
             start_master(node, ctx.deadline, ctx.log, held_port, hold.cfg_copy)
         except StepFailed as error:
-            own_files_failed(ctx, done.own or Freshness(0, 0))
+            own_files_failed(ctx, done.own or NOTHING)
             raise OCFError(codes.ERR_GENERIC, str(error)) from None
         try:
             records.result()  # an error in the records is the promote's

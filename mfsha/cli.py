@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from failover.election import Rules, Words, judge
+from failover.election import judge
 from failover.mark import CHANGE_TOLERANCE, Freshness, parse_all
 from ocf.cib import CibError, ResourceView, delete_location, location_ids
 
@@ -51,10 +51,9 @@ class ClusterView(ResourceView):
         from procrun import Deadline
         return query_all(name, Deadline(15, reserve=0))
 
-    def rules(self) -> Rules:
-        return Rules(self.flag("allow_data_loss"), self.flag("allow_new_filesystem"),
-                     Words("set allow_data_loss=true", "set allow_new_filesystem=true",
-                           store.record_mark_hint(self.resource)))
+    def rules(self):
+        return store.rules(self.resource, self.flag("allow_data_loss"),
+                           self.flag("allow_new_filesystem"))
 
     def why(self, node: str):
         """failover.election.judge for `node`, from what it published (the agent's own

@@ -38,9 +38,14 @@ def hwm_property(resource: str) -> str:
     return "mfsha-%s-hwm" % resource
 
 
-def record_mark_hint(resource: str) -> str:
-    return ("record the last master with crm_attribute --type crm_config --name %s --update "
-            "VERSION:METADATA_ID:NODE" % hwm_property(resource))
+def rules(resource: str, allow_data_loss: bool, allow_new_filesystem: bool):
+    """The election's rules (failover.election.Rules) as the agent's parameters set them,
+    its refusals naming those parameters and the mark's cluster property."""
+    from failover.election import Rules, Words
+    return Rules(allow_data_loss, allow_new_filesystem,
+                 Words("set allow_data_loss=true", "set allow_new_filesystem=true",
+                       "record the last master with crm_attribute --type crm_config --name "
+                       "%s --update VERSION:METADATA_ID:NODE" % hwm_property(resource)))
 
 
 # --- local state --------------------------------------------------------------------------------
@@ -152,9 +157,8 @@ def write_hwm(ctx: Context, data_path: str, version: int, metaid: int) -> None:
     """Write the mark (this node, as master, reached `version`, with the fingerprint of
     its last change), retried for at most HWM_WRITE_SECONDS. ClusterUnreachable when
     it could not be written: the mark must never silently keep naming an older master."""
-    from moosefs.inspect import change_fingerprint
-    reached = Freshness(version, metaid, ctx.env.node_name,
-                        change_fingerprint(data_path, version))
+    from failover.mark import reached as reached_by
+    reached = reached_by(ctx.env.node_name, data_path, version, metaid)
     until = ctx.deadline.sub(HWM_WRITE_SECONDS)
     while not ctx.cluster.set_property(hwm_property(ctx.env.resource_name), reached.text()):
         if not ctx.cluster.expected():

@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 
-from failover.mark import Freshness, raises
+from failover.mark import Freshness, raises, reached
 from ocf.state import StateFile
 
 from .settings import Settings, addresses_of, is_local
@@ -130,10 +130,8 @@ class LocalMark:
         self.file.write({"mark": reached.text()})
 
     def reached_here(self, data_path: str, version: int, metaid: int) -> Freshness:
-        """The mark of this node's own master at `version`, with its last change's
-        fingerprint, so that a branch elsewhere is told apart (moosefs.history)."""
-        from moosefs.inspect import change_fingerprint
-        return Freshness(version, metaid, self.me, change_fingerprint(data_path, version))
+        """The mark of this node's own master at `version` (failover.mark.reached)."""
+        return reached(self.me, data_path, version, metaid)
 
 
 def local_node(settings: Settings):

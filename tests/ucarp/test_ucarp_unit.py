@@ -274,3 +274,12 @@ def test_the_worker_steps_down_only_under_the_hooks_lock(tmp_path):
     assert steps == []
     why, code = hooks_module.work(Hooks())  # nobody holds the lock now
     assert steps == ["step_down"]
+
+
+def test_a_setting_that_is_not_a_boolean_is_named(tmp_path):
+    """FAST_STOP = maybe must not quietly mean 0: the hooks refuse the config."""
+    cfg = example_with_secret(tmp_path, FAST_STOP="maybe")
+    with pytest.raises(SettingsError, match="FAST_STOP = 'maybe' is not 0 or 1"):
+        load(cfg)
+    done = run("status", cfg)
+    assert done.returncode == 2 and "FAST_STOP = 'maybe' is not 0 or 1" in done.stderr
