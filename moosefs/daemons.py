@@ -1,7 +1,7 @@
 """Start, stop and tell the state of mfsmaster and mfsmetalogger, cheaply.
 
 State comes from the daemon's lock file in DATA_PATH: the owner of its fcntl lock
-(F_GETLK, no process table scan, no CLI) is the running daemon. A lock file whose
+(/proc/locks, no process table scan, no CLI) is the running daemon. A lock file whose
 recorded PID holds no lock belongs to a process that is gone; the fcntl lock died
 with it, so it never blocks a start.
 """
@@ -13,30 +13,68 @@ import time
 from procrun import SIGKILL, SIGTERM
 
 
-
-
 class DaemonError(Exception):
     pass
 
 
 def lock_owner(lock_path: str) -> int:
-    """PID holding the write lock on `lock_path`, 0 if none."""
-    import fcntl
-    import struct
+    """PID holding a POSIX write lock on `lock_path`, 0 if none.
+
+    Read from /proc/locks rather than F_GETLK: the layout of struct flock differs between
+    Debian's architectures, and this package is Architecture: all."""
     try:
         # The lock file is in DATA_PATH: never through a link, never blocked by a FIFO.
         fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return 0
     try:
-        query = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
-        answer = fcntl.fcntl(fd, fcntl.F_GETLK, query)
-        lock_type, _, _, _, pid = struct.unpack("hhqqi", answer)
-        return pid if lock_type != fcntl.F_UNLCK else 0
+        identity = os.fstat(fd)
+        with open("/proc/locks") as stream:
+            table = stream.read()
     except OSError:
         return 0
     finally:
         os.close(fd)
+    return writer_of(table, identity)
+
+
+def writer_of(table: str, identity: os.stat_result) -> int:
+    """The PID of the POSIX write lock in /proc/locks text `table` on the file whose
+    fstat is `identity`, 0 if none.
+
+    A line reads `1: POSIX  ADVISORY  WRITE 6367 fe:00:2147212 0 EOF` (device in hex,
+    inode in decimal); waiters carry `->` and hold nothing. Where the lock's device is
+    not the one stat reports (an overlay file system), the holder must have the very
+    file open."""
+    device = "%02x:%02x" % (os.major(identity.st_dev), os.minor(identity.st_dev))
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "POSIX" or fields[3] != "WRITE":
+            continue  # waiters ("->"), flock and OFD locks, read locks
+        lock_device, _, inode = fields[5].rpartition(":")
+        if not inode.isdigit() or int(inode) != identity.st_ino or not fields[4].isdigit():
+            continue
+        pid = int(fields[4])
+        if lock_device == device or holds_open(pid, identity):
+            return pid
+    return 0
+
+
+def holds_open(pid: int, identity: os.stat_result) -> bool:
+    """Has process `pid` the file of `identity` open?"""
+    folder = "/proc/%d/fd" % pid
+    try:
+        descriptors = os.listdir(folder)
+    except OSError:
+        return False
+    for name in descriptors:
+        try:
+            found = os.stat(os.path.join(folder, name))
+        except OSError:
+            continue
+        if (found.st_dev, found.st_ino) == (identity.st_dev, identity.st_ino):
+            return True
+    return False
 
 
 def process_alive(pid: int) -> bool:

@@ -139,7 +139,7 @@ class Cluster:
 
 
 def query_all_argv(name: str) -> list[str]:
-    return ["attrd_updater", "--query", "--all", "--name=" + name]
+    return ["attrd_updater", "--query", "--all", "--name=" + name, "--output-as=xml"]
 
 
 def query_all_environ() -> dict[str, str]:
@@ -156,31 +156,20 @@ def query_all(name: str, deadline: Deadline) -> dict[str, str]:
 
 
 def parse_query(text: str) -> dict[str, str]:
-    """{node: value} from attrd_updater --query, which prints: name="x" host="n1" value="42"."""
+    """{node: value} from `attrd_updater --query --output-as=xml`, which prints one
+    <attribute name="x" value="42" host="n1"/> per node inside <pacemaker-result>.
+    expat, not ElementTree: the monitor imports this, and ElementTree pulls in `re`."""
+    from xml.parsers import expat
     values: dict[str, str] = {}
-    for line in text.splitlines():
-        fields = dict(_key_value(word) for word in _split_quoted(line))
-        if "host" in fields and fields.get("value", "") != "":
-            values[fields["host"]] = fields["value"]
+
+    def element(tag: str, attributes: dict[str, str]) -> None:
+        if tag == "attribute" and attributes.get("host") and attributes.get("value", ""):
+            values[attributes["host"]] = attributes["value"]
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = element
+    try:
+        parser.Parse(text, True)
+    except expat.ExpatError:
+        return {}
     return values
-
-
-def _split_quoted(line: str) -> list[str]:
-    words, current, quoted = [], [], False
-    for char in line:
-        if char == '"':
-            quoted = not quoted
-        elif char.isspace() and not quoted:
-            if current:
-                words.append("".join(current))
-                current = []
-            continue
-        current.append(char)
-    if current:
-        words.append("".join(current))
-    return words
-
-
-def _key_value(word: str) -> tuple[str, str]:
-    key, _, value = word.partition("=")
-    return key, value.strip('"')

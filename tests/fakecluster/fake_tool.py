@@ -28,6 +28,17 @@ def options(argv):
     return found, flags
 
 
+def attrd_xml(name, found):
+    """What attrd_updater --query --output-as=xml prints (Pacemaker 2.1.5)."""
+    from xml.sax.saxutils import quoteattr
+    lines = ['<pacemaker-result api-version="2.25" request="attrd_updater --query">']
+    lines += ['  <attribute name=%s value=%s host=%s/>' % (quoteattr(name), quoteattr(value),
+                                                         quoteattr(host))
+              for host, value in found]
+    lines += ['  <status code="0" message="OK"/>', '</pacemaker-result>']
+    return "\n".join(lines)
+
+
 def main():
     tool = os.path.basename(sys.argv[0])
     me = os.environ.get("FAKE_NODE") or os.environ.get("OCF_RESKEY_CRM_meta_on_node", "")
@@ -75,10 +86,12 @@ def main():
                 # restricts even an --all query to that node.
                 pinned = os.environ.get("OCF_RESKEY_CRM_meta_on_node")
                 hosts = state["nodes"] if "all" in flags and not pinned else [node]
-                for host in hosts:
-                    if key + host in state:
-                        print('name="%s" host="%s" value="%s"' % (opts.get("name"), host,
-                                                                state[key + host]))
+                found = [(host, state[key + host]) for host in hosts if key + host in state]
+                if opts.get("output-as") == "xml":
+                    print(attrd_xml(opts.get("name"), found))
+                else:
+                    for host, value in found:
+                        print('name="%s" host="%s" value="%s"' % (opts.get("name"), host, value))
             elif key + node in state:
                 print(state[key + node])
             else:

@@ -317,3 +317,54 @@ def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path):
         assert master.stop(1.0) is False  # not a clean stop
         assert time.monotonic() - started < 5
         assert child.wait(5) == -9 and master.pid() == 0
+
+
+# --- lock owner (/proc/locks, no struct flock) ---------------------------------------------
+LOCKER = """
+import fcntl, sys, time
+stream = open(sys.argv[1], "w")
+fcntl.lockf(stream, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(30)
+"""
+
+
+def test_lock_owner_is_the_process_holding_the_write_lock(tmp_path):
+    from moosefs.daemons import lock_owner
+    lock = tmp_path / ".mfsmaster.lock"
+    lock.write_text("")
+    assert lock_owner(str(lock)) == 0
+    holder = subprocess.Popen([sys.executable, "-c", LOCKER, str(lock)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert lock_owner(str(lock)) == holder.pid
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    assert lock_owner(str(lock)) == 0
+    assert lock_owner(str(tmp_path / "absent.lock")) == 0
+
+
+def test_lock_table_lines_that_are_not_a_write_lock_on_the_file_name_no_owner(tmp_path):
+    from moosefs.daemons import writer_of
+    lock = tmp_path / "lock"
+    lock.write_text("")
+    me = os.stat(lock)
+    device = "%02x:%02x" % (os.major(me.st_dev), os.minor(me.st_dev))
+    here = "%s:%d" % (device, me.st_ino)
+    assert writer_of("1: POSIX  ADVISORY  WRITE 4242 %s 0 EOF\n" % here, me) == 4242
+    for line in ("1: POSIX  ADVISORY  READ 4242 %s 0 EOF" % here,
+                 "1: FLOCK  ADVISORY  WRITE 4242 %s 0 EOF" % here,
+                 "1: OFDLCK ADVISORY  WRITE -1 %s 0 EOF" % here,
+                 "1: -> POSIX  ADVISORY  WRITE 4243 %s 0 EOF" % here,
+                 "1: POSIX  ADVISORY  WRITE 4242 %s:%d 0 EOF" % (device, me.st_ino + 1),
+                 "garbage", ""):
+        assert writer_of(line + "\n", me) == 0, line
+    # Another device for the same inode (an overlay): only a holder with the file open.
+    other = "ff:7f:%d" % me.st_ino
+    assert writer_of("1: POSIX  ADVISORY  WRITE %d %s 0 EOF\n" % (2**22 + 7, other), me) == 0
+    with open(lock) as stream:
+        assert writer_of("1: POSIX  ADVISORY  WRITE %d %s 0 EOF\n" % (os.getpid(), other),
+                         me) == os.getpid()
+        assert stream

@@ -397,3 +397,16 @@ def test_the_manual_page_is_reproducible_and_spells_defaults_as_the_meta_data_do
     assert "(boolean, default false)" in page and "(integer, default 20)" in page
     assert "False" not in page
     assert page_date({"SOURCE_DATE_EPOCH": "0"}) == "1970-01"
+
+
+def test_attrd_query_is_read_from_its_xml_output():
+    from ocf.attributes import parse_query
+    text = ('<pacemaker-result api-version="2.25" request="attrd_updater --query --all">\n'
+            '  <attribute name="x" value="12 changes &quot;behind&quot; &lt;n2&gt;" host="n1"/>\n'
+            '  <attribute name="x" value="" host="n3"/>\n'
+            '  <attribute name="x" value="7"/>\n'
+            '  <attribute name="x" value="8" host="n2"/>\n'
+            '  <status code="0" message="OK"/>\n</pacemaker-result>\n')
+    assert parse_query(text) == {"n1": '12 changes "behind" <n2>', "n2": "8"}
+    assert parse_query('name="x" host="n1" value="1"') == {}  # the text form is not read
+    assert parse_query("<pacemaker-result><attribute") == {}
