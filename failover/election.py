@@ -80,6 +80,14 @@ def lag_text(changes: int, seconds: int | None = None) -> str:
     return text + (", under %d s" % step if step else ", an hour or more")
 
 
+def lag_floor(changes: int) -> int:
+    """The lag as a number for rules and graphs, as coarse as lag_text: 0 within
+    CHANGE_TOLERANCE, else "at least" 100, 1000, 10000 or 100000 changes behind."""
+    if changes <= CHANGE_TOLERANCE:
+        return 0
+    return max(s for s in (100, 1000, 10000, 100000) if s <= changes)
+
+
 def promotable_text(score: int | None, why: str) -> str:
     if score is None:
         return "no: " + why
@@ -90,11 +98,13 @@ def promotable_text(score: int | None, why: str) -> str:
 
 class Verdict:
     """Whether a node may be promoted: `steps` passed in order, then the `refusal` (empty
-    when it may). `fresher_node` names the peer to promote instead, if that is why."""
+    when it may) and its `kind` (one of REFUSAL_KINDS, a label for metrics).
+    `fresher_node` names the peer to promote instead, if that is why."""
 
     def __init__(self) -> None:
         self.steps: list[str] = []
         self.refusal = ""
+        self.kind = ""
         self.fresher_node = ""
         self.fresher_version = 0
 
@@ -106,9 +116,9 @@ class Verdict:
         if not self.refusal:
             self.steps.append(step)
 
-    def refuse(self, reason: str) -> None:
+    def refuse(self, kind: str, reason: str) -> None:
         if not self.refusal:
-            self.refusal = reason
+            self.refusal, self.kind = reason, kind
 
 
 def judge(own: Freshness | None, verdict: str, reason: str, data_path: str,
@@ -123,37 +133,39 @@ def judge(own: Freshness | None, verdict: str, reason: str, data_path: str,
     result = Verdict()
     here = own.version if own else 0
     if masters:
-        result.refuse("peer %s already runs mfsmaster" % sorted(masters)[0])
+        result.refuse("peer_master", "peer %s already runs mfsmaster" % sorted(masters)[0])
     if own is None and verdict == "undecided":
-        result.refuse("%s: %s; or %s" % (data_path, reason, words.record_mark))
+        result.refuse("history_unknown",
+                      "%s: %s; or %s" % (data_path, reason, words.record_mark))
     if own is None and verdict != "empty":
-        result.refuse("metadata in %s cannot be restored: %s" % (data_path, reason))
+        result.refuse("not_restorable",
+                      "metadata in %s cannot be restored: %s" % (data_path, reason))
     result.passed("metadata here: %s" % ("none (empty data directory)" if own is None
                                          else "restores to version %d" % here))
     ours = {n: v for n, v in peers.items() if own is None or v.same_filesystem(own)}
     fresher = sorted(((v.version, n) for n, v in ours.items() if v.version > here), reverse=True)
     if fresher and not rules.allow_data_loss and not result.refusal:
         result.fresher_version, result.fresher_node = fresher[0]
-        result.refuse("node %s holds fresher metadata (version %d, here %s); not promoting so "
-                      "that %s is promoted" % (result.fresher_node, fresher[0][0],
-                                               own.version if own else "none",
-                                               result.fresher_node))
+        result.refuse("fresher_peer", "node %s holds fresher metadata (version %d, here %s); "
+                      "not promoting so that %s is promoted" % (
+                          result.fresher_node, fresher[0][0], own.version if own else "none",
+                          result.fresher_node))
     result.passed("no peer holds fresher metadata (%s)" % (
         ", ".join("%s %d" % (n, v.version) for n, v in sorted(ours.items())) or "no peers"))
     if own is not None and hwm is not None and not own.same_filesystem(hwm):
-        result.refuse("metadata here belongs to file system %016X, the cluster's is %016X: "
-                      "clean %s" % (own.metaid, hwm.metaid, data_path))
+        result.refuse("other_filesystem", "metadata here belongs to file system %016X, the "
+                      "cluster's is %016X: clean %s" % (own.metaid, hwm.metaid, data_path))
     if hwm is not None and (own is None or here < hwm.version) and not rules.allow_data_loss:
-        result.refuse("metadata here restores to version %s, below the version %d a master of "
-                      "this cluster reached: promoting would lose changes; %s to force it"
-                      % (own.version if own else "none", hwm.version, words.allow_data_loss))
+        result.refuse("below_mark", "metadata here restores to version %s, below the version "
+                      "%d a master of this cluster reached: promoting would lose changes; %s to "
+                      "force it" % (own.version if own else "none", hwm.version, words.allow_data_loss))
     result.passed("high-water mark: %s" % (
         "none recorded" if hwm is None else "version %d by %s, reached here" % (
             hwm.version, hwm.node or "an unrecorded master")))
     if own is None and (hwm is not None or not rules.allow_new_filesystem):
-        result.refuse("no metadata in %s; %s to create a new file system on a new cluster"
-                      % (data_path, words.allow_new_filesystem))
+        result.refuse("no_metadata", "no metadata in %s; %s to create a new file system on a "
+                      "new cluster" % (data_path, words.allow_new_filesystem))
     if own is None and fresher:
-        result.refuse("no metadata here while peers have some")
+        result.refuse("empty_beside_peers", "no metadata here while peers have some")
     result.passed("may be promoted")
     return result

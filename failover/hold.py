@@ -21,6 +21,22 @@ WITHOUT_CHUNKSERVERS_SECONDS = 10
 HELPER_GRACE_SECONDS = 5
 
 
+LET_IN = "let_in"
+# How a hold ended, as labels for metrics (outcome_kind).
+OUTCOME_KINDS = (LET_IN, "chunkservers_missing", "master_gone", "failed", "monitor_let_in")
+
+
+def outcome_kind(note: str) -> str:
+    """The kind of a hold's outcome from the words the helper left (_let_in)."""
+    if note.startswith("failed"):
+        return "failed"
+    if note.startswith("clients not let in"):
+        return "master_gone"
+    if " not back" in note or note.startswith("chunkservers not known"):
+        return "chunkservers_missing"
+    return LET_IN
+
+
 class HoldFailed(Exception):
     """Clients are still held off and could not be let in (one line)."""
 
@@ -62,20 +78,24 @@ class Hold:
             return 0
         detach(let_in, on_forked=lambda pid: self.state.update(hold_helper=str(pid)))
 
-    def upkeep(self, master_pid: int, held: dict[str, str]) -> None:
+    def upkeep(self, master_pid: int, held: dict[str, str]) -> str:
         """The Promoted monitor's part, given the local state it read: log the helper's
-        outcome once, and let clients in when the helper is gone or overdue."""
+        outcome once, and let clients in when the helper is gone or overdue. Returns
+        the outcome it reported (outcome_kind), "" when none."""
         note = held.get("hold_note")
+        reported = ""
         if note:
-            bad = note.startswith("failed") or " not back" in note
-            (self.log.warning if bad else self.log.info)("client hold: %s" % note)
+            reported = outcome_kind(note)
+            (self.log.info if reported == LET_IN else self.log.warning)("client hold: %s" % note)
             self.state.update(hold_note="")
         if held.get("hold_port") and self._helper_failed(held):
             note = self._outcome(master_pid, wait=False)
             if note.startswith("failed"):
                 raise HoldFailed("clients are still held off: %s" % note)
             self.log.warning("client hold: the promote's helper did not let clients in; "
-                                 "the monitor did: %s" % note)
+                             "the monitor did: %s" % note)
+            reported = "monitor_let_in"
+        return reported
 
     @staticmethod
     def _helper_failed(held: dict[str, str]) -> bool:

@@ -19,14 +19,22 @@ class CannotTell(Exception):
     needs the answer refuses instead of taking it as absent."""
 
 
-class Refused(Exception):
-    """The promote refuses, nothing of the cluster's history changed. `verdict` is the
-    election's when it refused; `own_files` says that this node's own files failed,
-    so it must not be tried again while they stay the same."""
+# Why a promote refused, as labels for metrics: the election's rules, then the sequence's.
+REFUSAL_KINDS = ("peer_master", "history_unknown", "not_restorable", "fresher_peer",
+                 "other_filesystem", "below_mark", "no_metadata", "empty_beside_peers",
+                 "inspection_time", "mark_unknown", "peers_unknown", "restore_time",
+                 "restore_failed")
 
-    def __init__(self, reason: str, verdict: Verdict | None = None,
+
+class Refused(Exception):
+    """The promote refuses, nothing of the cluster's history changed. `kind` is one of
+    REFUSAL_KINDS; `verdict` is the election's when it refused; `own_files` says that
+    this node's own files failed, so it must not be tried again while they stay the same."""
+
+    def __init__(self, kind: str, reason: str, verdict: Verdict | None = None,
                  own_files: Freshness | None = None) -> None:
         super().__init__(reason)
+        self.kind = kind
         self.reason = reason
         self.verdict = verdict
         self.own_files = own_files
@@ -73,36 +81,36 @@ def promote(node, cluster: Cluster, rules: Rules, archiver, deadline, log,
     with log.step("inspection") as step:
         too_long = check_inspection_time(node, store, deadline)
         if too_long:
-            raise Refused(too_long)
+            raise Refused("inspection_time", too_long)
         try:
             mark = cluster.read_mark()
         except CannotTell as error:
             step.note = "high-water mark unknown"
-            raise Refused("could not read the cluster's high-water mark (%s); not promoting "
-                          "without it" % error) from None
+            raise Refused("mark_unknown", "could not read the cluster's high-water mark "
+                          "(%s); not promoting without it" % error) from None
         own, found = inspect_own(node, mark, cluster.me, store)
         step.note = "%s; high-water mark %s" % (found.summary(), mark.text() if mark else "none")
     with log.step("election"):
         try:
             peers, masters = cluster.peers(own)
         except CannotTell as error:
-            raise Refused("could not ask the cluster for its members' freshness (%s); not "
-                          "promoting without it" % error) from None
+            raise Refused("peers_unknown", "could not ask the cluster for its members' "
+                          "freshness (%s); not promoting without it" % error) from None
         verdict = judge(own, found.verdict, found.reason, node.data_path, mark, peers, rules,
                         masters)
         if verdict.refusal:
-            raise Refused(verdict.refusal, verdict=verdict)
+            raise Refused(verdict.kind, verdict.refusal, verdict=verdict)
     with log.step("restore") as step:
         try:
             result = restore(node, deadline, archiver, own, mark, cluster.me,
                              rules.allow_data_loss, store)
         except TooLittleTime as error:
             step.note = str(error)
-            raise Refused(str(error)) from None
+            raise Refused("restore_time", str(error)) from None
         except RestoreError as error:
             step.note = str(error)
-            raise Refused("restore failed: %s" % error, own_files=own or NOTHING) \
-                from None
+            raise Refused("restore_failed", "restore failed: %s" % error,
+                          own_files=own or NOTHING) from None
         step.note = "restored to version %d; %s (%.3f s)" % (
             result.version, " ".join(result.command) or "new empty file system",
             result.command_seconds)

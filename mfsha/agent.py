@@ -134,10 +134,16 @@ def monitor_promoted(ctx: Context, node, master_pid: int) -> None:
     state = store.local_state(ctx)
     remembered = state.read()
     if remembered.get("hold_port") or remembered.get("hold_note"):
+        outcome = ""
         try:
-            client_hold(ctx, node).upkeep(master_pid, remembered)
+            outcome = client_hold(ctx, node).upkeep(master_pid, remembered)
         except HoldFailed as error:
+            outcome = "failed"
             raise OCFError(codes.ERR_GENERIC, str(error)) from None
+        finally:
+            if outcome:
+                from .records import record_hold, records
+                record_hold(records(ctx.env.resource_name, ctx.env.environ), outcome)
         remembered = state.read()
     check_master_answers(ctx, node, master_pid, remembered)
     keep_promoted(ctx, node, state, remembered)
@@ -232,15 +238,41 @@ def action_stop(ctx: Context) -> int:
 
 
 # --- promote ----------------------------------------------------------------------------------
+class PromoteFailed(OCFError):
+    """A promote that failed, with its `kind` for the records (mfsha.records)."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(codes.ERR_GENERIC, reason)
+        self.kind = kind
+
+
 def action_promote(ctx: Context) -> int:
+    """promote_here, its outcome, duration and steps kept for `mfsha metrics`."""
+    from .records import FAILED, PROMOTED, record_promote, records
+    node = check_local(ctx)
+    if node.master.pid() and store.promoted_here(ctx) and \
+            serving_clients(node, store.local_state(ctx)):
+        return codes.SUCCESS
+    started = time.monotonic()
+    outcome = FAILED
+    try:
+        promote_here(ctx, node)
+        outcome = PROMOTED
+    except PromoteFailed as failed:
+        outcome = failed.kind
+        raise
+    finally:
+        record_promote(records(ctx.env.resource_name, ctx.env.environ), outcome,
+                       time.monotonic() - started, ctx.log.steps_done)
+    return codes.SUCCESS
+
+
+def promote_here(ctx: Context, node) -> None:
     """The core's promote sequence (failover.promote), then the master started with
     clients held off while the cluster records the promotion. Each step is logged
     with its duration, so that an administrator sees where a failover's time went."""
     from failover.promote import Refused, promote
-    node = check_local(ctx)
     state = store.local_state(ctx)
-    if node.master.pid() and store.promoted_here(ctx) and serving_clients(node, state):
-        return codes.SUCCESS
     if node.master.pid():
         ctx.log.warning("mfsmaster runs here, not promoted by this agent: stopping it to "
                         "promote through the election")
@@ -248,11 +280,11 @@ def action_promote(ctx: Context) -> int:
     started = time.monotonic()
     state.update(metalogger_before_promote="1" if node.metalogger.pid() else "")
     try:
-        done = promote(node, store.PacemakerCluster(ctx, node.data_path), rules(ctx), archiver(ctx, node),
-                       ctx.deadline, ctx.log, store.scan_store(ctx))
+        done = promote(node, store.PacemakerCluster(ctx, node.data_path), rules(ctx),
+                       archiver(ctx, node), ctx.deadline, ctx.log, store.scan_store(ctx))
     except Refused as refused:
         yield_after(ctx, refused)
-        refuse_promotion(ctx, node, refused.reason)
+        refuse_promotion(ctx, node, refused.kind, refused.reason)
     result = done.result
     hold = client_hold(ctx, node)  # before the records' thread: both write the local state
     held_port = hold.prepare(result.generation.version[0] if result.generation else 0)
@@ -261,21 +293,21 @@ def action_promote(ctx: Context) -> int:
     from concurrent.futures import ThreadPoolExecutor
     from failover.steps import start_master
     with ThreadPoolExecutor(1) as background:
-        records = background.submit(record_promotion, ctx, node, result.version, result.metaid)
+        recording = background.submit(record_promotion, ctx, node, result.version,
+                                      result.metaid)
         try:
             start_master(node, ctx.deadline, ctx.log, held_port, hold.cfg_copy)
         except StepFailed as error:
             own_files_failed(ctx, done.own or NOTHING)
-            raise OCFError(codes.ERR_GENERIC, str(error)) from None
+            raise PromoteFailed("master_start_failed", str(error)) from None
         try:
-            records.result()  # an error in the records is the promote's
+            recording.result()  # an error in the records is the promote's
         except ClusterUnreachable as error:
             undo_promotion(ctx, node, "the cluster did not record this promotion (%s)" % error)
     if held_port:
         hold.start_helper(node.master.pid())
     ctx.log.info("promoted: metadata restored to version %d, mfsmaster serving (%.3f s in all)"
                  % (result.version, time.monotonic() - started))
-    return codes.SUCCESS
 
 
 def yield_after(ctx: Context, refused) -> None:
@@ -297,8 +329,9 @@ def own_files_failed(ctx: Context, own: Freshness) -> None:
     store.set_score(ctx, None)
 
 
-def refuse_promotion(ctx: Context, node, reason: str) -> None:
-    """Go back to the Unpromoted state promote found, then fail it with `reason`.
+def refuse_promotion(ctx: Context, node, kind: str, reason: str) -> None:
+    """Go back to the Unpromoted state promote found, then fail it with `reason` (of
+    `kind`, for the records).
     The node is ranked again at once: pre-promote no longer does it, and with its old
     score Pacemaker would retry the promote here until the next monitor."""
     if store.local_state(ctx).read().get("metalogger_before_promote") and \
@@ -308,7 +341,7 @@ def refuse_promotion(ctx: Context, node, reason: str) -> None:
         except OCFError as error:
             reason += " (and the metalogger did not start again: %s)" % error.reason
     publish_freshness(ctx, node, force=True)
-    raise OCFError(codes.ERR_GENERIC, reason)
+    raise PromoteFailed(kind, reason)
 
 
 def record_promotion(ctx: Context, node, version: int, metaid: int) -> None:
@@ -323,12 +356,13 @@ def record_promotion(ctx: Context, node, version: int, metaid: int) -> None:
     with ctx.log.step("cluster records"):
         store.local_state(ctx).update(promoted="1", published="")
         store.yield_mark(ctx).remove()
-        shown = {"version": str(version), "lag": "0 (master)", "promotable": "promoted"}
+        shown = {"version": str(version), "lag": "0 (master)", "lag-changes": "0",
+                 "promotable": "promoted"}
         jobs = [partial(store.write_hwm, ctx, node.data_path, version, metaid),
                 partial(store.set_score, ctx, PROMOTED_SCORE),
                 partial(ctx.cluster.delete_attribute, store.freshness_attribute(name)),
                 partial(ctx.cluster.delete_attribute, store.stamp_attribute(name))]
-        jobs += [partial(store.show, ctx, **{what: text}) for what, text in shown.items()]
+        jobs += [partial(store.show, ctx, {what: text}) for what, text in shown.items()]
         with ThreadPoolExecutor(len(jobs)) as pool:
             for running in [pool.submit(job) for job in jobs]:
                 running.result()  # an error in any of them is the promote's
@@ -343,7 +377,7 @@ def undo_promotion(ctx: Context, node, reason: str) -> None:
     except DaemonError as error:
         reason += "; and mfsmaster did not stop: %s" % error
     store.local_state(ctx).update(promoted="")
-    refuse_promotion(ctx, node, reason + "; mfsmaster stopped again")
+    refuse_promotion(ctx, node, "not_recorded", reason + "; mfsmaster stopped again")
 
 
 # --- demote, notify, reload -------------------------------------------------------------------

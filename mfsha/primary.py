@@ -77,7 +77,7 @@ def keep_promoted(ctx: Context, node, state: StateFile, remembered: dict[str, st
         shown = remembered.get("shown_version", "")
         if own is not None and (not shown.isdigit()
                                 or abs(own.version - int(shown)) > CHANGE_TOLERANCE):
-            store.show(ctx, version=str(own.version))
+            store.show(ctx, {"version": str(own.version)})
         state.update(hwm_checked_at="%d" % time.time())
 
 

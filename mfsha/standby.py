@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from failover.election import lag_text, promotable_text, rank
+from failover.election import lag_floor, lag_text, promotable_text, rank
 from failover.mark import NOTHING, Freshness, moved, parse_all
 from failover.steps import READ_BUDGET_SECONDS, inspect_own
 from ocf.codes import ClusterUnreachable
@@ -97,11 +97,13 @@ def _rank(ctx: Context, remembered: dict[str, str], own: Freshness | None, found
     shown = Freshness.parse(published) or NOTHING
     highest = max([p.version for p in peers.values()] + [hwm.version if hwm else 0])
     newest_stamp = max([int(t) for t in stamps.values()] + [own_stamp])
-    store.show(ctx, version=str(shown.version) if shown.version else "none",
-               lag=lag_text(highest - shown.version,
-                            newest_stamp - own_stamp if own_stamp else None)
-               if shown.version else "-",
-               promotable=promotable_text(score, why))
+    behind = highest - shown.version
+    store.show(ctx, {
+        "version": str(shown.version) if shown.version else "none",
+        "lag": lag_text(behind, newest_stamp - own_stamp if own_stamp else None)
+        if shown.version else "-",
+        "lag-changes": str(lag_floor(behind)) if shown.version else "",
+        "promotable": promotable_text(score, why)})
 
 
 def _pairs_text(values: dict[str, str]) -> str:

@@ -16,7 +16,8 @@ from ocf.state import StateFile, ValueFile, rsc_tmp
 HWM_WRITE_SECONDS = 10      # a write of the mark is retried this long before it fails
 HWM_WRITE_RETRY_SECONDS = 0.5
 PEER_WAIT_SECONDS = 5       # promote waits this long for a peer's published freshness
-SHOWN = ("version", "lag", "promotable")  # public attributes: crm_mon -A shows them
+# Public attributes, which crm_mon -A shows; lag-changes is the lag as a number.
+SHOWN = ("version", "lag", "lag-changes", "promotable")
 
 
 # --- names, by resource ---------------------------------------------------------------------
@@ -80,14 +81,15 @@ def promoted_here(ctx: Context) -> bool:
 
 
 # --- public attributes and the score -------------------------------------------------------
-def show(ctx: Context, **values: str) -> None:
-    """Public node attributes for crm_mon -A, written only when their text changed."""
+def show(ctx: Context, values: dict[str, str]) -> None:
+    """Public node attributes for crm_mon -A ({SHOWN name: text}), written only when
+    their text changed."""
     state = local_state(ctx)
     remembered = state.read()
     for what, value in values.items():
-        if remembered.get("shown_" + what) != value and \
+        if remembered.get("shown_" + what.replace("-", "_")) != value and \
                 ctx.cluster.set_public(shown_attribute(ctx.env.resource_name, what), value):
-            state.update(**{"shown_" + what: value})
+            state.update(**{"shown_" + what.replace("-", "_"): value})
 
 
 def set_score(ctx: Context, score: int | None) -> None:

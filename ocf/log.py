@@ -34,6 +34,7 @@ class Logger:
         self.facility = self._facility_name()
         self.logfile = self._logfile_name()
         self.debuglog = self.environ.get("HA_DEBUGLOG") or None
+        self.steps_done: list[tuple[str, float]] = []  # (step, seconds) of this action
         try:
             to_terminal = self.stderr.isatty()
         except (AttributeError, ValueError):
@@ -132,6 +133,7 @@ class Step:
 
     def __exit__(self, kind, value, traceback) -> None:
         self.seconds = time.monotonic() - self.started
+        self.log.steps_done.append((self.what, self.seconds))
         detail = (": " + self.note) if self.note else ""
         outcome = "" if kind is None else " failed"
         self.log.info("step %s%s%s (%.3f s)" % (self.what, outcome, detail, self.seconds))

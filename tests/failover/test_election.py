@@ -9,6 +9,7 @@ import pytest
 from failover import election
 from failover.election import Rules, Words
 from failover.mark import NOTHING, Freshness, parse_all, raises
+from failover.promote import REFUSAL_KINDS
 
 F = Freshness
 
@@ -145,6 +146,7 @@ def test_both_front_ends_decide_alike(front_end, case):
                            peers, loss, new)
     if refusal:
         assert refusal in verdict_of.refusal
+        assert verdict_of.kind in REFUSAL_KINDS  # a label for mfsha metrics
     else:
         assert verdict_of.promotable, verdict_of.refusal
 
@@ -170,3 +172,9 @@ def test_the_mark_text_round_trips():
     for text in ("5:0000000000000007", "5:0000000000000007:n1:ab", "5:0000000000000007:n1:"):
         assert F.parse(text).text() == text
     assert F.parse("garbage") is None and F.parse("x:y") is None
+
+
+def test_the_numeric_lag_is_as_coarse_as_its_words():
+    from failover.election import lag_floor
+    assert [lag_floor(n) for n in (0, 100, 101, 999, 1000, 54321, 10**7)] == \
+        [0, 0, 100, 100, 1000, 10000, 100000]

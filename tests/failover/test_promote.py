@@ -101,24 +101,30 @@ def test_the_metalogger_stops_before_anything_is_read(node):
     assert node.metalogger.calls == ["stop"] and seen == [False]
 
 
-@pytest.mark.parametrize("cluster, words", [
-    (Cluster(mark_fails=True), "could not read the cluster's high-water mark (crm_attribute"),
-    (Cluster(peers_fail=True), "could not ask the cluster for its members' freshness"),
+@pytest.mark.parametrize("cluster, kind, words", [
+    (Cluster(mark_fails=True), "mark_unknown",
+     "could not read the cluster's high-water mark (crm_attribute"),
+    (Cluster(peers_fail=True), "peers_unknown",
+     "could not ask the cluster for its members' freshness"),
 ])
-def test_a_cluster_that_cannot_be_asked_refuses(node, cluster, words):
-    with pytest.raises(Refused, match=words.replace("(", r"\(")):
+def test_a_cluster_that_cannot_be_asked_refuses(node, cluster, kind, words):
+    with pytest.raises(Refused, match=words.replace("(", r"\(")) as refused:
         attempt(node, cluster)
+    assert refused.value.kind == kind
 
 
 def test_the_election_refuses_with_its_verdict(node):
     with pytest.raises(Refused) as refused:
         attempt(node, Cluster(peers={"n2": Freshness(400, METAID)}))
     assert refused.value.verdict.fresher_node == "n2"
+    assert refused.value.kind == "fresher_peer"
     assert refused.value.own_files is None  # not this node's files' fault
-    with pytest.raises(Refused, match="below the version 900.*set LOSS"):
+    with pytest.raises(Refused, match="below the version 900.*set LOSS") as refused:
         attempt(node, Cluster(mark=Freshness(900, METAID, "n2")))
-    with pytest.raises(Refused, match="peer n3 already runs mfsmaster"):
+    assert refused.value.kind == "below_mark"
+    with pytest.raises(Refused, match="peer n3 already runs mfsmaster") as refused:
         attempt(node, Cluster(masters=["n3"]))
+    assert refused.value.kind == "peer_master"
 
 
 def test_the_election_compares_the_version_the_files_restore_to(node):

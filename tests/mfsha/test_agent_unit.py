@@ -421,9 +421,9 @@ def test_crm_mon_shows_version_lag_and_promotability_written_only_on_change(
     env = base_env(fake, tmp_path, **cfgs)
     assert call("monitor", env, interval_ms=11000).code == 0
     shown = {what: fake.private(store.shown_attribute("p_mfs", what), "n1")
-             for what in ("version", "lag", "promotable")}
+             for what in store.SHOWN}
     assert shown == {"version": "150", "lag": "under 10000 changes, under 600 s",
-                     "promotable": "yes (peer n2 fresher)"}
+                     "lag-changes": "1000", "promotable": "yes (peer n2 fresher)"}
     assert fake.private(store.stamp_attribute("p_mfs"), "n1") == "1795604984"
     calls = len(fake.calls())
     for _ in range(2):
