@@ -1,16 +1,9 @@
-"""mfsha: the operator's view of ocf:mfsha:mfsmaster, on any cluster node, as root.
+"""mfsha: the operator's view of ocf:mfsha:mfsmaster, on any cluster node.
 
-  mfsha status [--json]              every node: role, published version, lag, promotable
-  mfsha why NODE [--json]            why NODE would or would not be promoted now
-  mfsha switchover [NODE]            move the master to NODE (default: the freshest), wait
-                                     until it serves, always remove the move constraint
-  mfsha inspect DIR [--thorough] [--known VERSION[:FINGERPRINT]] [--last-master-here]
-  mfsha archives [--json]            the archives of this node, with their total size
-  mfsha archives extract NAME DIR    unpack one archive into DIR (never a live DATA_PATH)
-
-Options: --resource NAME (default: the only ocf:mfsha:mfsmaster primitive in the CIB).
-Decisions come from failover.election, the code the agent itself elects with. Errors are
-one line on stderr and a non-zero exit code.
+Read-only commands (status, why, metrics, archives, inspect) work for root and for
+members of the haclient group; switchover and archives extract need root. Decisions
+come from failover.election, the code the agent itself elects with. Errors are one line
+on stderr: exit code 1, or 2 for a usage error. `mfsha --help` lists the commands.
 """
 from __future__ import annotations
 
@@ -20,11 +13,12 @@ import sys
 
 from failover.election import judge
 from failover.mark import CHANGE_TOLERANCE, Freshness, parse_all
-from ocf.cib import CibError, ResourceView, delete_location, location_ids
+from ocf.cib import CibError, ResourceView, cluster_option, delete_location, location_ids
 
 from . import store
 
-SWITCHOVER_SECONDS = 120  # the longest a planned switchover is waited for
+SWITCHOVER_SECONDS = 120  # how long a planned switchover is waited for (--timeout)
+CLUSTER_GROUP = "haclient"  # Pacemaker lets its members read the cluster
 
 
 class UsageError(Exception):
@@ -44,7 +38,7 @@ class ClusterView(ResourceView):
         self.published = parse_all(self._private(store.freshness_attribute(self.resource)))
         self.stamps = {n: int(t) for n, t in self._private(store.stamp_attribute(
             self.resource)).items() if t.isdigit() and int(t)}
-        self.hwm = Freshness.parse(self.cluster_property(store.hwm_property(self.resource)))
+        self.hwm = Freshness.parse(cluster_option(store.hwm_property(self.resource)))
 
     def _private(self, name: str) -> dict[str, str]:
         from ocf.attributes import query_all
@@ -122,12 +116,16 @@ class ClusterView(ResourceView):
 
 def command_status(view: ClusterView, as_json: bool) -> str:
     rows = view.rows()
-    archives = view.archiver().archives()
-    total = sum(os.path.getsize(p) for p in archives)
+    try:
+        archives = view.archiver().archives()
+        total = sum(os.path.getsize(p) for p in archives)
+    except OSError:  # the archive folder is root's; a haclient member may not read it
+        archives, total = None, None
     summary = {"resource": view.resource, "nodes": rows,
                "high_water_mark": view.hwm.version if view.hwm else None,
                "last_master": view.hwm.node if view.hwm else None,
-               "archives_here": len(archives), "archive_bytes_here": total}
+               "archives_here": None if archives is None else len(archives),
+               "archive_bytes_here": total}
     if as_json:
         return json.dumps(summary, indent=2)
     lines = ["%-12s %-11s %10s %8s %8s  %s" % ("NODE", "ROLE", "VERSION", "LAG", "LAG (s)",
@@ -143,7 +141,9 @@ def command_status(view: ClusterView, as_json: bool) -> str:
                  "seconds between the times of the newest changes held)" % CHANGE_TOLERANCE)
     lines.append("high-water mark: %s; last master: %s" % (
         summary["high_water_mark"] if view.hwm else "none", summary["last_master"] or "unknown"))
-    lines.append("archives on this node: %d, %.1f MiB" % (len(archives), total / 2**20))
+    lines.append("archives on this node: %s" % (
+        "not readable by this user" if archives is None
+        else "%d, %.1f MiB" % (len(archives), total / 2**20)))
     return "\n".join(lines)
 
 
@@ -160,8 +160,10 @@ def command_why(view: ClusterView, node: str, as_json: bool) -> str:
                      ["  %d. %s" % (i, step) for i, step in enumerate(steps, 1)])
 
 
-def command_switchover(view: ClusterView, target: str | None) -> str:
-    """A planned switchover: refused unless safe, the move constraint always removed."""
+def command_switchover(view: ClusterView, target: str | None, timeout: float = SWITCHOVER_SECONDS,
+                       as_json: bool = False) -> str:
+    """A planned switchover: refused unless safe, waited for at most `timeout` seconds,
+    the move constraint always removed."""
     import time
     if not view.quorate():
         raise UsageError("this partition has no quorum: no switchover")
@@ -191,7 +193,7 @@ def command_switchover(view: ClusterView, target: str | None) -> str:
     tool(["crm_resource", "--move", "--promoted", "--resource", clone, "--node", target,
           "--force"])
     try:
-        until = started + SWITCHOVER_SECONDS
+        until = started + timeout
         while time.monotonic() < until:
             now = ClusterView(view.resource)
             if now.promoted() == target and now.settled() and \
@@ -204,15 +206,19 @@ def command_switchover(view: ClusterView, target: str | None) -> str:
                                  % (target, sorted(refusals)[-1][1]))
             time.sleep(0.2)
         else:
-            raise UsageError("%s did not become a serving master within %d s; see crm_mon "
-                             "(the move constraint is removed)" % (target, SWITCHOVER_SECONDS))
+            raise UsageError("%s did not become a serving master within %g s; see crm_mon "
+                             "(the move constraint is removed)" % (target, timeout))
     finally:
         # Only what the move created (a preference for the target and, with --force, a
         # ban of the old node): a ban or move an administrator set stays.
         for created in sorted(location_ids() - constraints_before):
             delete_location(created)
+    seconds = time.monotonic() - started
+    if as_json:
+        return json.dumps({"from": old, "to": target, "address": address,
+                           "seconds": round(seconds, 1)}, indent=2)
     return "switchover %s -> %s: mfsmaster serving at %s %.1f s after the move" % (
-        old, target, address or "the new node", time.monotonic() - started)
+        old, target, address or "the new node", seconds)
 
 
 def serving(address: str, view: ClusterView) -> bool:
@@ -224,21 +230,17 @@ def serving(address: str, view: ClusterView) -> bool:
     return accepts(address, port, timeout=0.5)
 
 
-def command_archives(view: ClusterView, args: list[str], as_json: bool) -> str:
+def command_archives(view: ClusterView, as_json: bool) -> str:
     archiver = view.archiver()
-    if args[:1] == ["extract"]:
-        if len(args) != 3:
-            raise UsageError("usage: mfsha archives extract NAME DIR", 2)
-        return extract(archiver, args[1], args[2], view.local_node().data_path)
-    archives = archiver.archives()
-    listing = [{"name": os.path.basename(p), "bytes": os.path.getsize(p)} for p in archives]
+    listing = [{"name": os.path.basename(p), "bytes": os.path.getsize(p)}
+               for p in archiver.archives()]
     if as_json:
         return json.dumps({"folder": archiver.folder, "archives": listing}, indent=2)
     return "\n".join(["%s  %d bytes" % (a["name"], a["bytes"]) for a in listing] +
                      ["%d archives in %s" % (len(listing), archiver.folder)])
 
 
-def extract(archiver, name: str, target: str, data_path: str) -> str:
+def extract(archiver, name: str, target: str, data_path: str) -> dict:
     import tarfile
     path = os.path.join(archiver.folder, os.path.basename(name))
     if not os.path.isfile(path):
@@ -252,46 +254,164 @@ def extract(archiver, name: str, target: str, data_path: str) -> str:
     with tarfile.open(path) as tar:
         members = [m for m in tar.getmembers() if m.isfile() and "/" not in m.name]
         tar.extractall(target, members=members)
-    return "%d files of %s extracted into %s" % (len(members), name, target)
+    return {"archive": name, "files": len(members), "folder": target}
+
+
+def command_extract(view: ClusterView, name: str, target: str, as_json: bool) -> str:
+    done = extract(view.archiver(), name, target, view.local_node().data_path)
+    if as_json:
+        return json.dumps(done, indent=2)
+    return "%(files)d files of %(archive)s extracted into %(folder)s" % done
+
+
+def command_metrics(resource: str | None, output: str | None) -> int:
+    """The Prometheus text of mfsha.metrics, on stdout or written atomically to `output`
+    (node_exporter reads a textfile collector's files at any time). Exit 1 when the
+    cluster could not be asked; the text still says so (mfsha_up 0)."""
+    from ocf.state import rsc_tmp
+
+    from .metrics import render
+    from .records import records
+    failure = ""
+    try:
+        view = ClusterView(resource)
+        resource = view.resource
+    except (CibError, UsageError, OSError) as error:
+        view, failure = None, str(error)
+    me = os.uname().nodename
+    own = records(resource, {"HA_RSCTMP": rsc_tmp()}).read() if resource else {}
+    text = render(resource or "", me, view, own)
+    if output:
+        write_atomically(output, text)
+    else:
+        sys.stdout.write(text)
+    if failure:
+        raise UsageError(failure)
+    return 0
+
+
+def write_atomically(path: str, text: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(folder, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
+    with open(temporary, "w") as stream:
+        stream.write(text)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)
+
+
+def version_text() -> str:
+    from .info import INFO
+    return "mfsha %s (ocf:mfsha:%s)" % (INFO.version, INFO.name)
+
+
+def one_line_parser():
+    """argparse's parser, its usage errors one line with exit code 2 (argparse prints
+    the whole usage first)."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str):
+            self.exit(2, "%s: %s (see %s --help)\n" % (self.prog, message, self.prog))
+    return Parser
+
+
+def parser():
+    """The command line; `man/mfsha.8` documents each command and option it has."""
+    import argparse
+    Parser = one_line_parser()
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="machine-readable output")
+    common.add_argument("--resource", metavar="NAME", default=argparse.SUPPRESS,
+                        help="the ocf:mfsha:mfsmaster primitive (default: the only one)")
+    top = Parser(
+        prog="mfsha", parents=[common], allow_abbrev=False,
+        description="See and explain the election of ocf:mfsha:mfsmaster, switch over, "
+                    "read this node's archives and metrics.",
+        epilog="Read-only commands work for root and the haclient group; switchover and "
+               "archives extract need root. See mfsha(8).")
+    top.add_argument("--version", action="version", version=version_text())
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str, with_common: bool = True, under=commands):
+        return under.add_parser(name, help=help_text, allow_abbrev=False,
+                                parents=[common] if with_common else [])
+    command("status", "every node: role, version, lag, whether it may be promoted")
+    why = command("why", "why NODE would or would not be promoted now")
+    why.add_argument("node", metavar="NODE")
+    switch = command("switchover", "move the master to NODE (default: the freshest)")
+    switch.add_argument("node", metavar="NODE", nargs="?")
+    switch.add_argument("--timeout", type=positive_seconds, default=SWITCHOVER_SECONDS,
+                        metavar="SECONDS", help="wait at most this long (default %(default)s)")
+    inspect = command("inspect", "what a MooseFS data directory restores to", with_common=False)
+    from moosefs.__main__ import add_inspect_options
+    add_inspect_options(inspect)
+    archives = command("archives", "this node's archives; `archives extract NAME DIR`")
+    actions = archives.add_subparsers(dest="archive_command", metavar="extract")
+    extract_one = command("extract", "unpack archive NAME into an empty folder DIR",
+                          under=actions)
+    extract_one.add_argument("name", metavar="NAME")
+    extract_one.add_argument("folder", metavar="DIR")
+    metrics = command("metrics", "this node's view in the Prometheus text format")
+    metrics.add_argument("--output", metavar="FILE",
+                         help="write FILE atomically (node_exporter's textfile collector)")
+    return top
+
+
+def positive_seconds(text: str) -> float:
+    import argparse
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0
+    if not 0 < seconds < 86400:
+        raise argparse.ArgumentTypeError("%r is not a number of seconds" % text)
+    return seconds
+
+
+def may_read_cluster() -> bool:
+    """Root, or a member of Pacemaker's haclient group."""
+    import grp
+    if os.geteuid() == 0:
+        return True
+    try:
+        return grp.getgrnam(CLUSTER_GROUP).gr_gid in os.getgroups() + [os.getegid()]
+    except KeyError:
+        return False
 
 
 def main(argv: list[str]) -> int:
-    args = [a for a in argv[1:] if a != "--json"]
-    as_json = "--json" in argv
-    resource = None
-    if "--resource" in args:
-        index = args.index("--resource")
-        resource = args[index + 1] if index + 1 < len(args) else ""
-        del args[index:index + 2]
-    if not args or args[0] in ("-h", "--help", "help"):
-        print(__doc__.strip())
-        return 0 if args else 2
+    args = parser().parse_args(argv[1:])
+    as_json = getattr(args, "json", False)
+    resource = getattr(args, "resource", None)
     try:
-        if args[0] == "inspect":
-            from moosefs.__main__ import main as inspect_main
-            return inspect_main(["mfsha"] + args)
-        if os.geteuid() != 0:
-            raise UsageError("run as root (the cluster tools and the data directory need it)")
-        if args[0] not in ("status", "why", "switchover", "archives"):
-            raise UsageError("unknown command %r; see mfsha --help" % args[0], 2)
-        if args[0] == "why" and len(args) != 2:
-            raise UsageError("usage: mfsha why NODE", 2)
+        if args.command == "inspect":
+            from moosefs.__main__ import parse_known, run_inspect
+            try:
+                known = parse_known(args.known, args.last_master_here)
+            except ValueError as error:
+                raise UsageError(str(error), 2) from None
+            return run_inspect(args.data_path, args.thorough, known, args.json)
+        writes = args.command == "switchover" or getattr(args, "archive_command", None)
+        if writes and os.geteuid() != 0:
+            raise UsageError("run as root (it changes the cluster or this node's files)")
+        if not may_read_cluster():
+            raise UsageError("run as root or as a member of the %s group (the cluster tools "
+                             "need it)" % CLUSTER_GROUP)
+        if args.command == "metrics":
+            return command_metrics(resource, args.output)
         view = ClusterView(resource)
-        if args[0] == "status":
+        if args.command == "status":
             print(command_status(view, as_json))
-        elif args[0] == "why":
-            print(command_why(view, args[1], as_json))
-        elif args[0] == "switchover":
-            print(command_switchover(view, args[1] if len(args) > 1 else None))
+        elif args.command == "why":
+            print(command_why(view, args.node, as_json))
+        elif args.command == "switchover":
+            print(command_switchover(view, args.node, args.timeout, as_json))
+        elif args.archive_command == "extract":
+            print(command_extract(view, args.name, args.folder, as_json))
         else:
-            print(command_archives(view, args[1:], as_json))
+            print(command_archives(view, as_json))
         return 0
-    except UsageError as error:
+    except (UsageError, CibError, OSError) as error:
         print("mfsha: %s" % error, file=sys.stderr)
-        return error.code
-    except CibError as error:
-        print("mfsha: %s" % error, file=sys.stderr)
-        return 1
-    except OSError as error:
-        print("mfsha: %s" % error, file=sys.stderr)
-        return 1
+        return getattr(error, "code", 1) if isinstance(error, UsageError) else 1

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 
-from .codes import ClusterUnreachable  # noqa: F401 (raised here, defined where it is cheap)
+from .codes import NO_SUCH, ClusterUnreachable  # noqa: F401 (raised here, defined where cheap)
 from .env import Environment
 from .log import Logger
 from .proc import Deadline, run
 
 _PROMOTION_FEATURE_SET = (3, 10, 0)  # Pacemaker 2.1 added `crm_attribute --promotion`
-NO_SUCH = 105  # CRM_EX_NOSUCH: the tools' exit code for an attribute that is not set
 # Names of the CIB manager's IPC endpoints (libqb), listed in /proc/net/unix while
 # Pacemaker runs in this network namespace.
 _CIB_ENDPOINTS = (b"@cib_ro", b"@cib_rw", b"@cib_shm")

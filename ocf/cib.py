@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 
+from .codes import NO_SUCH
 from .proc import Deadline, run
 
 TOOL_SECONDS = 15
@@ -72,14 +73,6 @@ class ResourceView:
                     roles[node.get("name")] = element.get("role", "")
         return roles
 
-    def cluster_property(self, name: str) -> str | None:
-        """A cluster option (crm_config), e.g. a value an agent records there."""
-        for section in self.cib.iter("crm_config"):
-            for nvpair in section.iter("nvpair"):
-                if nvpair.get("name") == name:
-                    return nvpair.get("value")
-        return None
-
     def flag(self, name: str) -> bool:
         from .env import parse_bool
         try:
@@ -126,6 +119,18 @@ class ResourceView:
         return {(f.get("last-rc-change", ""), f.get("exitreason", "")) for f in
                 self.status.iter("failure") if f.get("node") == node
                 and f.get("op_key", "").startswith("%s_%s_" % (self.resource, operation))}
+
+
+def cluster_option(name: str) -> str | None:
+    """A cluster option (crm_config), e.g. a value an agent records there, as
+    crm_attribute reads it; None when it is not set."""
+    result = run(["crm_attribute", "--type=crm_config", "--name=" + name, "--query",
+                  "--quiet"], Deadline(TOOL_SECONDS, reserve=0))
+    if result.returncode == NO_SUCH and not result.timed_out:
+        return None
+    if not result.ok:
+        raise CibError("no cluster running here? %s" % result.describe())
+    return result.stdout.strip() or None
 
 
 def location_ids() -> set[str]:

@@ -53,3 +53,6 @@ class OCFError(Exception):
 class ClusterUnreachable(Exception):
     """A cluster runs (or called the agent) but its tool could not answer: nothing is
     known, which is not the same as "not set" (ocf.attributes)."""
+
+# CRM_EX_NOSUCH: Pacemaker's tools exit with it for an attribute or option that is not set.
+NO_SUCH = 105

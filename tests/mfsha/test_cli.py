@@ -29,16 +29,32 @@ def one_line_error(done: subprocess.CompletedProcess, code: int, words: str) -> 
     assert "Traceback" not in done.stderr
 
 
-def test_help_and_usage_errors():
-    assert mfsha("--help").returncode == 0 and "mfsha why NODE" in mfsha("--help").stdout
-    assert mfsha().returncode == 2
-    one_line_error(mfsha("frobnicate"), 2, "unknown command 'frobnicate'")
-    one_line_error(mfsha("why"), 2, "usage: mfsha why NODE")
+def test_help_version_and_usage_errors():
+    helped = mfsha("--help")
+    assert helped.returncode == 0
+    for command in ("status", "why", "switchover", "inspect", "archives", "metrics"):
+        assert command in helped.stdout
+    assert mfsha("--version").stdout.startswith("mfsha 0.1.0 (ocf:mfsha:mfsmaster)")
+    one_line_error(mfsha(), 2, "the following arguments are required: COMMAND")
+    one_line_error(mfsha("frobnicate"), 2, "invalid choice: 'frobnicate'")
+    one_line_error(mfsha("why"), 2, "mfsha why: the following arguments are required: NODE")
+    # Unknown options are errors, never ignored; no abbreviations either.
+    one_line_error(mfsha("status", "--jsn"), 2, "unrecognized arguments: --jsn")
+    one_line_error(mfsha("status", "--jso"), 2, "unrecognized arguments: --jso")
+    one_line_error(mfsha("switchover", "--timeout", "soon"), 2, "'soon' is not a number")
+    one_line_error(mfsha("inspect", "/tmp", "--known", "x"), 2, "VERSION must be a number")
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("su") is None, reason="needs root")
-def test_not_root_is_one_line():
-    one_line_error(mfsha("status", user="nobody"), 1, "run as root")
+def test_read_only_commands_need_haclient_and_changes_need_root():
+    one_line_error(mfsha("status", user="nobody"), 1,
+                   "run as root or as a member of the haclient group")
+    one_line_error(mfsha("switchover", user="nobody"), 1, "run as root (it changes")
+    one_line_error(mfsha("archives", "extract", "a", "/tmp/x", user="hacluster"), 1,
+                   "run as root (it changes")
+    # hacluster is in haclient: the read-only command goes on to ask the cluster.
+    if shutil.which("cibadmin"):
+        one_line_error(mfsha("status", user="hacluster"), 1, "no cluster running here?")
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("cibadmin") is None,
@@ -67,7 +83,7 @@ def test_archives_extract_into_a_folder_never_into_a_data_directory(tmp_path):
         cli.extract(archiver, name, str(other), str(data))
     with pytest.raises(cli.UsageError, match="no archive nope"):
         cli.extract(archiver, "nope", str(tmp_path / "out"), str(data))
-    assert "1 files" in cli.extract(archiver, name, str(tmp_path / "out"), str(data))
+    assert cli.extract(archiver, name, str(tmp_path / "out"), str(data))["files"] == 1
     assert (tmp_path / "out" / "changelog_ml.0.mfs").read_bytes() == b"1: x\n"
 
 
@@ -88,10 +104,17 @@ name="n2"/></resource><resource id="mfs" role="Unpromoted"><node name="n3"/></re
 </clone></resources></pacemaker-result>"""
 
 
+def fake_cluster(monkeypatch, cib_text: str = CIB) -> None:
+    """cibadmin, crm_mon and crm_attribute as a 3-node cluster with the mark at 1200."""
+    outputs = {"cibadmin": cib_text, "crm_mon": CRM_MON}
+    monkeypatch.setattr(cib, "tool", lambda argv: outputs[argv[0]])
+    monkeypatch.setattr(cli, "cluster_option", lambda name: {
+        "mfsha-mfs-hwm": "1200:6B06C1F8DBC0458C:n1:ab"}.get(name))
+
+
 @pytest.fixture
 def view(monkeypatch):
-    outputs = {"cibadmin": CIB, "crm_mon": CRM_MON}
-    monkeypatch.setattr(cib, "tool", lambda argv: outputs[argv[0]])
+    fake_cluster(monkeypatch)
     published = {"mfsha-mfs-freshness": {"n2": "1250:6B06C1F8DBC0458C",
                                          "n3": "700:6B06C1F8DBC0458C"},
                  "mfsha-mfs-stamp": {"n2": "1795605104", "n3": "1795604984"}}
@@ -132,8 +155,7 @@ def test_why_takes_published_versions_as_coarse(view):
 
 
 def test_an_unknown_resource_is_one_line(monkeypatch):
-    outputs = {"cibadmin": CIB, "crm_mon": CRM_MON}
-    monkeypatch.setattr(cib, "tool", lambda argv: outputs[argv[0]])
+    fake_cluster(monkeypatch)
     with pytest.raises(cib.CibError, match="no resource nope in the CIB"):
         cli.ClusterView("nope")
     with pytest.raises(cib.CibError, match="resource vip is not ocf:mfsha:mfsmaster"):
@@ -145,11 +167,109 @@ def test_status_table_for_a_cluster_whose_nodes_published_nothing(monkeypatch, t
     cfg.write_text("DATA_PATH = %s\n" % tmp_path)
     (tmp_path / "mfsmetalogger.cfg").write_text("DATA_PATH = %s\n" % tmp_path)
     both = '%s"/><nvpair id="m" name="metalogger_cfg" value="%s' % (cfg, tmp_path / "mfsmetalogger.cfg")
-    outputs = {"cibadmin": CIB.replace("/nonexistent.cfg", both), "crm_mon": CRM_MON}
-    monkeypatch.setattr(cib, "tool", lambda argv: outputs[argv[0]])
+    fake_cluster(monkeypatch, CIB.replace("/nonexistent.cfg", both))
     monkeypatch.setattr(cli.ClusterView, "_private", lambda self, name: {})
     out = cli.command_status(cli.ClusterView(None), as_json=False)
     assert "n1           Promoted" in out and "promoted (runs the master)" in out
     assert out.count("the node publishes no freshness") == 2
     assert "high-water mark: 1200; last master: n1" in out
     assert '"last_master": "n1"' in cli.command_status(cli.ClusterView(None), as_json=True)
+
+
+# --- mfsha metrics --------------------------------------------------------------------------
+def promtool() -> str | None:
+    done = subprocess.run([os.path.join(ROOT, "scripts", "promtool")], capture_output=True,
+                          text=True, timeout=300)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def samples(text: str) -> dict[str, float]:
+    """{'name{labels}': value} of an exposition, checking its grammar on the way: every
+    sample's family has HELP and TYPE before it, and no series appears twice."""
+    import re
+    declared, found = set(), {}
+    for line in text.splitlines():
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            declared.add((line.split()[2], line.split()[1]))
+            continue
+        match = re.fullmatch(r'([a-z_]+)(\{[a-z_]+="[^"\\]*"(?:,[a-z_]+="[^"\\]*")*\})? '
+                             r'(-?[0-9]+(?:\.[0-9]+)?)', line)
+        assert match, line
+        assert {(match.group(1), "HELP"), (match.group(1), "TYPE")} <= declared, line
+        series = match.group(1) + (match.group(2) or "")
+        assert series not in found, series
+        found[series] = float(match.group(3))
+    return found
+
+
+RECORDS = {"promotes": "3", "refusals_fresher_peer": "2", "last_promote_outcome": "promoted",
+           "last_promote_at": "1796000000", "last_promote_seconds": "0.512",
+           "last_promote_steps": "metalogger_stop=0.101,inspection=0.020,election=0.003,"
+                                 "restore=0.300,inspection=0.010",
+           "last_hold_outcome": "chunkservers_missing"}
+
+
+def test_metrics_are_the_status_view_and_this_nodes_records(view):
+    from mfsha.metrics import render
+    text = render("mfs", "n2", view, RECORDS)
+    found = samples(text)
+    node = 'resource="mfs",node="%s"'
+    assert found['mfsha_up{resource="mfs"}'] == 1
+    assert found["mfsha_node_version{%s}" % (node % "n2")] == 1250
+    assert found["mfsha_node_lag_changes{%s}" % (node % "n3")] == 550
+    assert found["mfsha_node_lag_seconds{%s}" % (node % "n3")] == 120
+    assert found["mfsha_node_promotable{%s}" % (node % "n3")] == 0
+    assert found['mfsha_node_role{%s,role="Promoted"}' % (node % "n1")] == 1
+    assert found['mfsha_node_role{%s,role="Unpromoted"}' % (node % "n1")] == 0
+    assert found['mfsha_promotable_standbys{resource="mfs"}'] == 1
+    assert found['mfsha_promoted_nodes{resource="mfs"}'] == 1
+    assert found['mfsha_high_water_mark_version{resource="mfs"}'] == 1200
+    assert found["mfsha_promotes_total{%s}" % (node % "n2")] == 3
+    assert found['mfsha_promote_refusals_total{%s,reason="fresher_peer"}' % (node % "n2")] == 2
+    assert found['mfsha_promote_refusals_total{%s,reason="below_mark"}' % (node % "n2")] == 0
+    assert found["mfsha_last_promote_duration_seconds{%s}" % (node % "n2")] == 0.512
+    assert found['mfsha_last_promote_step_seconds{%s,step="inspection"}' % (node % "n2")] == 0.03
+    assert found['mfsha_last_client_hold_outcome{%s,outcome="chunkservers_missing"}'
+                 % (node % "n2")] == 1
+    assert found['mfsha_last_client_hold_outcome{%s,outcome="let_in"}' % (node % "n2")] == 0
+    down = samples(render("mfs", "n2", None, {}))
+    assert down['mfsha_up{resource="mfs"}'] == 0 and "mfsha_node_version" not in str(down)
+    assert samples(render("", "n2", None, {})) == {'mfsha_up{resource=""}': 0}
+
+
+def test_metrics_pass_promtool(view, tmp_path):
+    from mfsha.metrics import render
+    checker = promtool()
+    if checker is None:
+        pytest.skip("no promtool (scripts/promtool could not fetch one); the grammar is "
+                    "checked by test_metrics_are_the_status_view_and_this_nodes_records")
+    for text in (render("mfs", "n2", view, RECORDS), render("mfs", "n2", None, {}),
+                 render("mfs", "n2", view, {})):
+        done = subprocess.run([checker, "check", "metrics"], input=text, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0 and done.stdout + done.stderr == "", \
+            done.stdout + done.stderr + text
+
+
+def test_the_alert_rules_pass_promtool():
+    checker = promtool()
+    if checker is None:
+        pytest.skip("no promtool (scripts/promtool could not fetch one)")
+    rules = os.path.join(ROOT, "examples", "prometheus", "mfsha-alerts.yml")
+    done = subprocess.run([checker, "check", "rules", rules], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_metrics_output_is_written_whole_and_readable(monkeypatch, tmp_path):
+    fake_cluster(monkeypatch)
+    monkeypatch.setattr(cli.ClusterView, "_private", lambda self, name: {})
+    monkeypatch.setenv("HA_RSCTMP", str(tmp_path))
+    from mfsha.records import PROMOTED, record_promote, records
+    record_promote(records("mfs"), PROMOTED, 0.25, [("restore", 0.2)])
+    target = tmp_path / "mfsha.prom"
+    assert cli.main(["mfsha", "metrics", "--output", str(target)]) == 0
+    text = target.read_text()
+    assert 'mfsha_promotes_total{resource="mfs",node="%s"} 1' % os.uname().nodename in text
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -251,7 +251,14 @@ def test_operator_command_line_states_the_history_chosen_and_why(tmp_path, capsy
                  "--last-master-here"]) == 0
     assert "history used: master (this node was the cluster's last master" in \
         capsys.readouterr().out
-    assert main(["moosefs", "inspect", str(tmp_path), "--known", "x"]) == 2
+    with pytest.raises(SystemExit) as usage:
+        main(["moosefs", "inspect", str(tmp_path), "--known", "x"])
+    assert usage.value.code == 2
+    assert main(["moosefs", "inspect", str(tmp_path), "--known", "16800", "--json"]) == 0
+    import json
+    found = json.loads(capsys.readouterr().out)
+    assert found["verdict"] == "restorable" and found["history_used"] == "metalogger"
+    assert found["cluster_knowledge"]["version"] == 16800
 
 
 def test_backward_jump_keeps_the_part_mfsmaster_reads(tmp_path):

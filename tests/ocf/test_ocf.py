@@ -410,3 +410,17 @@ def test_attrd_query_is_read_from_its_xml_output():
     assert parse_query(text) == {"n1": '12 changes "behind" <n2>', "n2": "8"}
     assert parse_query('name="x" host="n1" value="1"') == {}  # the text form is not read
     assert parse_query("<pacemaker-result><attribute") == {}
+
+
+def test_a_cluster_option_is_read_with_crm_attribute(tmp_path, monkeypatch):
+    from ocf.cib import CibError, cluster_option
+    fake = FakeCluster(str(tmp_path))
+    for key, value in fake.environ("n1").items():
+        monkeypatch.setenv(key, value)
+    assert cluster_option("mfsha-mfs-hwm") is None  # not set: exit 105
+    subprocess.run(["crm_attribute", "--type=crm_config", "--name=mfsha-mfs-hwm",
+                    "--update=7:AA"], check=True)
+    assert cluster_option("mfsha-mfs-hwm") == "7:AA"
+    monkeypatch.setenv("FAKE_CLUSTER_DOWN", "1")
+    with pytest.raises(CibError, match="no cluster running here"):
+        cluster_option("mfsha-mfs-hwm")
