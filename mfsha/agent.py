@@ -87,16 +87,35 @@ def check_local(ctx: Context, report_config: bool = False):
     return node
 
 
+def check_installation(ctx: Context, report_config: bool = False) -> None:
+    """check_local, and a MooseFS whose version this agent can restore (depth 10)."""
+    check_local(ctx, report_config)
+    from moosefs.generation import GenerationError, detect
+    try:
+        detect(timeout=min(10.0, ctx.deadline.remaining() / 2))
+    except GenerationError as error:
+        raise OCFError(codes.ERR_INSTALLED, str(error)) from None
+
+
 def action_validate(ctx: Context) -> int:
     check_clone(ctx)
     if ctx.env.check_level >= 10:
-        check_local(ctx, report_config=True)
-        from moosefs.generation import GenerationError, detect
-        try:
-            detect(timeout=ctx.deadline.remaining())
-        except GenerationError as error:
-            raise OCFError(codes.ERR_INSTALLED, str(error)) from None
+        check_installation(ctx, report_config=True)
     return codes.SUCCESS
+
+
+def deep_monitor(ctx: Context, promoted: bool) -> None:
+    """Depth 10 (OCF_CHECK_LEVEL=10): validate-all's checks of this node's installation
+    and configs. A running master is kept over a failed check (a config edited under
+    it does not stop the file system), with a warning; a node that fails them as a
+    standby fails its monitor, as its next start or promote would."""
+    try:
+        check_installation(ctx)
+    except OCFError as error:
+        if not promoted:
+            raise OCFError(codes.ERR_GENERIC, "depth-10 check: %s" % error.reason) from None
+        ctx.log.warning("depth-10 check: %s; mfsmaster keeps running, but a promote or "
+                        "start here would refuse" % error.reason)
 
 
 # --- monitor ----------------------------------------------------------------------------------
@@ -112,9 +131,12 @@ def action_monitor(ctx: Context) -> int:
         raise OCFError(codes.ERR_CONFIGURED, "%s does not exist" % ctx.params.string("master_cfg"))
     state = store.local_state(ctx)
     master_pid = node.master.pid()
+    deep = ctx.env.check_level >= 10 and not probe
     if master_pid:
         if not probe:
             monitor_promoted(ctx, node, master_pid)
+        if deep:
+            deep_monitor(ctx, promoted=True)
         if node.metalogger.pid():
             ctx.log.warning("mfsmetalogger runs beside mfsmaster on this node")
         return codes.RUNNING_PROMOTED
@@ -124,6 +146,8 @@ def action_monitor(ctx: Context) -> int:
     if node.metalogger.pid():
         if not probe:
             monitor_unpromoted(ctx, node)
+        if deep:
+            deep_monitor(ctx, promoted=False)
         return codes.SUCCESS
     return codes.NOT_RUNNING
 

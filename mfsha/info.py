@@ -39,8 +39,59 @@ comes within 5 s (a stopped or hung master keeps its lock and its sockets).
 # "mfsmaster"), so that an administrator can tell the two in syslog.
 LOG_TAG = "mfsha-mfsmaster"
 
+# The manual page's examples (ocf_mfsha_mfsmaster(7)): the tested examples' essentials;
+# tests/packaging/test_manpages.py loads both into an empty CIB.
+CRM_EXAMPLE = """\
+primitive mfs ocf:mfsha:mfsmaster \\
+    params master_cfg=/etc/mfs/mfsmaster.cfg metalogger_cfg=/etc/mfs/mfsmetalogger.cfg \\
+    op monitor interval=3s role=Promoted timeout=30s \\
+    op monitor interval=11s role=Unpromoted timeout=30s \\
+    op promote timeout=300s interval=0s op demote timeout=120s interval=0s
+clone mfs-clone mfs \\
+    meta promotable=true notify=true promoted-max=1 promoted-node-max=1 \\
+        clone-node-max=1 interleave=true
+primitive mfs-vip IPaddr2 params ip=192.168.10.100 cidr_netmask=24 \\
+    op monitor interval=10s timeout=20s
+colocation mfs-vip-with-promoted inf: mfs-vip mfs-clone:Promoted
+order mfs-promote-then-vip Mandatory: mfs-clone:promote mfs-vip:start symmetrical=false
+order mfs-demote-then-stop-vip Mandatory: mfs-clone:demote mfs-vip:stop symmetrical=false
+"""
+PCS_EXAMPLE = """\
+pcs resource create mfs ocf:mfsha:mfsmaster \\
+    master_cfg=/etc/mfs/mfsmaster.cfg metalogger_cfg=/etc/mfs/mfsmetalogger.cfg \\
+    op monitor interval=3s role=Promoted timeout=30s \\
+       monitor interval=11s role=Unpromoted timeout=30s \\
+       promote timeout=300s demote timeout=120s \\
+    promotable notify=true promoted-max=1 promoted-node-max=1 clone-node-max=1 \\
+       interleave=true
+pcs resource create mfs-vip ocf:heartbeat:IPaddr2 ip=192.168.10.100 cidr_netmask=24 \\
+    op monitor interval=10s timeout=20s
+pcs constraint colocation add mfs-vip with Promoted mfs-clone INFINITY
+pcs constraint order promote mfs-clone then start mfs-vip symmetrical=false kind=Mandatory
+pcs constraint order demote mfs-clone then stop mfs-vip symmetrical=false kind=Mandatory
+"""
+DOCS = "/usr/share/doc/resource-agents-mfsha"
+MANUAL = [
+    ("EXAMPLES", "With crmsh (\\fBcrm configure load update\\fR \\fIFILE\\fR):\n.PP\n.nf\n"
+     "%s.fi\n.PP\nWith pcs 0.11 or later:\n.PP\n.nf\n%s.fi\n.PP\nBoth as tested, with "
+     "fencing, quorum and defaults: \\fI%s/examples/crm/mfsmaster.crm\\fR and "
+     "\\fImfsmaster.pcs\\fR. Set the virtual IP, and point MASTER_HOST of metaloggers, "
+     "chunkservers and clients at it." % (CRM_EXAMPLE.replace("\\", "\\e"),
+                                         PCS_EXAMPLE.replace("\\", "\\e"), DOCS)),
+    ("FILES", ".TP\n\\fI/etc/mfs/mfsmaster.cfg\\fR, \\fI/etc/mfs/mfsmetalogger.cfg\\fR\n"
+     "MooseFS's configs (master_cfg, metalogger_cfg); both must name the same DATA_PATH.\n"
+     ".TP\n\\fIDATA_PATH\\fR\\fB-archive/\\fR\n"
+     "Files set aside before a restore (archive_dir), never deleted by a promote.\n"
+     ".TP\n\\fI/run/resource-agents/mfsha-RESOURCE.state\\fR, \\fB.yield\\fR, "
+     "\\fB.scans\\fR, \\fB.records\\fR\n"
+     "Per-node state in HA_RSCTMP, cleared at reboot: what the last monitor published, a "
+     "yield to a fresher peer, the changelog scan cache, and the promote records \\fBmfsha "
+     "metrics\\fR reads.\n"
+     ".TP\n\\fI%s/guide.md.gz\\fR\nThe administrator's guide.\n" % DOCS),
+]
+
 INFO = AgentInfo(
-    name="mfsmaster", version="0.1.0", log_tag=LOG_TAG,
+    name="mfsmaster", version="0.1.0", log_tag=LOG_TAG, manual=MANUAL,
     shortdesc="MooseFS metadata server (promotable, freshest node wins)",
     longdesc=LONGDESC,
     parameters=[
@@ -94,5 +145,7 @@ INFO = AgentInfo(
         Action("demote", 120), Action("notify", 30), Action("reload", 30),
         Action("monitor", 30, interval=3, role="Promoted"),
         Action("monitor", 30, interval=11, role="Unpromoted"),
+        # OCF_CHECK_LEVEL=10: also validate-all's checks of the installation and configs
+        Action("monitor", 60, interval=300, depth=10),
         Action("meta-data", 5), Action("validate-all", 30),
     ])

@@ -5,6 +5,21 @@ from __future__ import annotations
 from .metadata import AgentInfo
 
 
+# What an agent's exit codes mean to Pacemaker (the OCF resource agent API).
+EXIT_STATUS = [
+    (0, "OCF_SUCCESS: the action succeeded; for monitor, running (Unpromoted)."),
+    (1, "OCF_ERR_GENERIC: the action failed (the exit reason says why); Pacemaker recovers."),
+    (2, "OCF_ERR_ARGS: wrong parameters for this node."),
+    (3, "OCF_ERR_UNIMPLEMENTED: an action the agent does not have."),
+    (5, "OCF_ERR_INSTALLED: software is missing on this node; Pacemaker avoids the node."),
+    (6, "OCF_ERR_CONFIGURED: the configuration is wrong; Pacemaker stops the resource "
+        "everywhere."),
+    (7, "OCF_NOT_RUNNING: monitor found it stopped."),
+    (8, "OCF_RUNNING_PROMOTED: monitor found it running in the Promoted role."),
+    (9, "OCF_FAILED_PROMOTED: monitor found it failed in the Promoted role."),
+]
+
+
 def _roff(text: str) -> str:
     """Escape text for roff: backslashes, and lines that would start a request."""
     lines = []
@@ -36,7 +51,13 @@ def render(info: AgentInfo, provider: str, date: str) -> str:
         if action.role:
             details.append("role %s" % action.role)
         out += [".TP", "\\fB%s\\fR" % action.name, ", ".join(details)]
-    out += [".SH SEE ALSO", "\\fBmfsha\\fR(8), \\fBcrm\\fR(8), \\fBpcs\\fR(8)", ""]
+    for title, roff in info.manual:
+        out += [".SH %s" % title, roff.rstrip("\n")]
+    out.append(".SH EXIT STATUS")
+    for code, meaning in EXIT_STATUS:
+        out += [".TP", "\\fB%d\\fR" % code, meaning]
+    out += [".SH SEE ALSO", "\\fBmfsha\\fR(8), \\fBcrm\\fR(8), \\fBpcs\\fR(8), "
+            "\\fBocf-tester\\fR(8)", ""]
     return "\n".join(out)
 
 

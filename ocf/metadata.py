@@ -38,8 +38,10 @@ class AgentInfo:
 
     def __init__(self, name: str, version: str, shortdesc: str, longdesc: str,
                  parameters: list[Parameter], actions: list[Action],
-                 profile: str = PROFILE_DTD, log_tag: str = "") -> None:
+                 profile: str = PROFILE_DTD, log_tag: str = "",
+                 manual: list[tuple[str, str]] | None = None) -> None:
         self.name = name
+        self.manual = manual or []  # further sections of its manual page: (title, roff)
         self.log_tag = log_tag or name  # its lines' tag in syslog and the log files
         self.version = version
         self.shortdesc = shortdesc

@@ -235,6 +235,16 @@ def test_promote_refuses_when_a_peer_is_fresher(fake, tmp_path):
     assert "node n2 holds fresher metadata (version 900, here 150)" in outcome.reason
     assert fake.score("p_mfs", "n2") == 1000 and fake.score("p_mfs", "n1") == 1
     assert os.path.exists(data / "metadata_ml.mfs.back")  # nothing touched
+    # mfsha metrics reads what it came to: a refusal by kind, the steps it took.
+    from mfsha.records import records, steps_of
+    kept = records("p_mfs", {"HA_RSCTMP": env["HA_RSCTMP"]}).read()
+    assert kept["refusals_fresher_peer"] == "1" and kept["last_promote_outcome"] == \
+        "fresher_peer" and "promotes" not in kept
+    assert [name for name, _ in steps_of(kept["last_promote_steps"])] == \
+        ["metalogger_stop", "inspection", "election"]
+    assert call("promote", env).code == 1
+    assert records("p_mfs", {"HA_RSCTMP": env["HA_RSCTMP"]}).read()[
+        "refusals_fresher_peer"] == "2"
 
 
 def test_promote_refuses_below_high_water_mark(fake, tmp_path):
@@ -408,6 +418,18 @@ def test_a_metalogger_ahead_of_a_forced_promotion_keeps_a_copy_of_its_history(
 # --- the election's explanation (mfsha why uses the same judge) ------------------------------
 
 
+
+
+def test_a_depth_10_monitor_fails_a_standby_whose_configs_broke(fake, tmp_path,
+                                                                 metalogger_lock):
+    cfgs = configs(tmp_path)
+    env = base_env(fake, tmp_path, **cfgs)
+    assert call("monitor", dict(env, OCF_CHECK_LEVEL="10"), interval_ms=300000).code == 0
+    configs(tmp_path, data_owner="root")  # an administrator changed the data folder
+    deep = call("monitor", dict(env, OCF_CHECK_LEVEL="10"), interval_ms=300000)
+    assert deep.code == 1 and deep.reason.startswith("depth-10 check: ") and \
+        "owned by mfs" in deep.reason
+    assert call("monitor", env, interval_ms=11000).code == 0  # depth 0 checks none of it
 
 
 def test_crm_mon_shows_version_lag_and_promotability_written_only_on_change(
