@@ -61,19 +61,20 @@ pcs resource create mfs ocf:mfsha:mfsmaster \\
     master_cfg=/etc/mfs/mfsmaster.cfg metalogger_cfg=/etc/mfs/mfsmetalogger.cfg \\
     op monitor interval=3s role=Promoted timeout=30s \\
        monitor interval=11s role=Unpromoted timeout=30s \\
-       promote timeout=300s demote timeout=120s \\
-    promotable notify=true promoted-max=1 promoted-node-max=1 clone-node-max=1 \\
-       interleave=true
+       promote timeout=300s demote timeout=120s
+pcs resource promotable mfs
+pcs resource meta mfs-clone notify=true promoted-max=1 promoted-node-max=1 \\
+    clone-node-max=1 interleave=true
 pcs resource create mfs-vip ocf:heartbeat:IPaddr2 ip=192.168.10.100 cidr_netmask=24 \\
     op monitor interval=10s timeout=20s
-pcs constraint colocation add mfs-vip with Promoted mfs-clone INFINITY
+pcs constraint colocation add mfs-vip with Promoted mfs-clone score=INFINITY
 pcs constraint order promote mfs-clone then start mfs-vip symmetrical=false kind=Mandatory
 pcs constraint order demote mfs-clone then stop mfs-vip symmetrical=false kind=Mandatory
 """
 DOCS = "/usr/share/doc/resource-agents-mfsha"
 MANUAL = [
     ("EXAMPLES", "With crmsh (\\fBcrm configure load update\\fR \\fIFILE\\fR):\n.PP\n.nf\n"
-     "%s.fi\n.PP\nWith pcs 0.11 or later:\n.PP\n.nf\n%s.fi\n.PP\nBoth as tested, with "
+     "%s.fi\n.PP\nWith pcs 0.11 or 0.12:\n.PP\n.nf\n%s.fi\n.PP\nBoth as tested, with "
      "fencing, quorum and defaults: \\fI%s/examples/crm/mfsmaster.crm\\fR and "
      "\\fImfsmaster.pcs\\fR. Set the virtual IP, and point MASTER_HOST of metaloggers, "
      "chunkservers and clients at it." % (CRM_EXAMPLE.replace("\\", "\\e"),
