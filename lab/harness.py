@@ -70,12 +70,17 @@ def wait_for(predicate, timeout: float, step: float = 0.2, what: str = "conditio
 class Cluster:
     def __init__(self, prefix: str = "mfshat", nodes: int = 3, net: str = "10.99.0",
                  token_ms: int = 1000, state: str | None = None,
-                 moosefs_prefix: str | None = None, platform: str = "debian12") -> None:
+                 moosefs_prefix: str | None = None, platform: str = "debian12",
+                 package: str | None = None) -> None:
         """`moosefs_prefix`: a MooseFS installed under a prefix of its own (the 4.x build
         of scripts/moosefs4), put first on every node's PATH; else the system's.
-        `platform`: one of PLATFORMS (see the module's doc)."""
+        `platform`: one of PLATFORMS (see the module's doc).
+        `package`: the agent's .deb, installed with dpkg in each node of a platform with
+        a root of its own, instead of `make install`; the source tree is then not
+        visible inside the nodes at all."""
         self.prefix = prefix
         self.platform = platform
+        self.package = package
         self.system_root: str | None = None
         self.moosefs_prefix = moosefs_prefix
         self.node_moosefs: dict[str, str | None] = {}  # a node's own, see use_moosefs
@@ -167,9 +172,15 @@ class Cluster:
         self.system_root = system_root(self.platform)
         with open(os.path.join(self.state, "platform"), "w") as stream:
             stream.write(self.platform)
-        subprocess.run(["make", "-s", "-C", ROOT, "install",
-                        "DESTDIR=" + os.path.join(self.state, "install")], check=True,
-                       stdout=subprocess.DEVNULL)
+        if self.package:
+            if self.system_root is None:
+                raise ClusterError("a package is installed only on nodes with a root of "
+                                   "their own (platform debian13)")
+            self._stage_package()
+        else:
+            subprocess.run(["make", "-s", "-C", ROOT, "install",
+                            "DESTDIR=" + os.path.join(self.state, "install")], check=True,
+                           stdout=subprocess.DEVNULL)
         subprocess.run(["ip", "netns", "add", self.switch], check=True)
         self._sw(["link", "add", "br0", "type", "bridge", "forward_delay", "0", "stp_state", "0"])
         self._sw(["link", "set", "br0", "up"])
@@ -179,6 +190,13 @@ class Cluster:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for node in self.nodes + [self.client]:
             self._prepare_node(node)
+
+    def _stage_package(self) -> None:
+        """The .deb and the test fence agent, where every node sees them (the state)."""
+        staged = os.path.join(self.state, "package")
+        os.makedirs(staged)
+        shutil.copy(self.package, staged)
+        shutil.copy(os.path.join(HERE, "sbin", "fence_mfsha_test"), staged)
 
     def _sw(self, argv: list[str]) -> None:
         subprocess.run(["ip", "-n", self.switch] + argv, check=True)
@@ -282,7 +300,7 @@ class Cluster:
              os.path.join(HERE, "node-init"), node, self.state, self.ocf_tree,
              # the test fence agent, and the operator command `make install` wrote
              os.path.join(HERE, "sbin") + ":" + os.path.join(self.state, "install", "usr", "sbin"),
-             self.system_root or ""],
+             self.system_root or "", "without-project" if self.package else "with-project"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         wait_for(lambda: os.path.exists(ready), 15, 0.05, "%s to boot" % node)
         if open(ready).read().strip() != "ok":
@@ -301,8 +319,17 @@ class Cluster:
             self.install_inside(node)
 
     def install_inside(self, node: str) -> None:
-        """The agent as an administrator installs it from a source tree, and the test
-        fence agent, into the node's own layer of its system root."""
+        """The agent as an administrator installs it (from the package, else from the
+        source tree), and the test fence agent, into the node's own layer of its
+        system root."""
+        if self.package:
+            staged = os.path.join(self.state, "package")
+            if node != self.client:
+                self.nx(node, ["dpkg", "-i", os.path.join(staged, os.path.basename(
+                    self.package))], timeout=120)
+            self.nx(node, ["install", "-m", "755", os.path.join(staged, "fence_mfsha_test"),
+                           "/usr/sbin/"])
+            return
         self.nx(node, ["make", "-s", "-C", ROOT, "install"], timeout=120)
         self.nx(node, ["install", "-m", "755", os.path.join(HERE, "sbin", "fence_mfsha_test"),
                        "/usr/sbin/"])

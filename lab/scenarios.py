@@ -295,12 +295,15 @@ def restore_node(cluster: Cluster, node: str) -> None:
         cluster.power_on(node)
 
 
-def bring_up(cluster: Cluster, tool: str = "crm") -> tuple[Client, float]:
-    """Form the cluster, configure it, start the client; returns the seconds to a
-    healthy cluster after configuring."""
+def bring_up(cluster: Cluster, tool: str = "crm", configure=None) -> tuple[Client, float]:
+    """Form the cluster, configure it (with the example for `tool`, or by calling
+    `configure(cluster)`), start the client; returns the seconds to a healthy cluster
+    after configuring."""
     cluster.up()
     started = time.monotonic()
-    (configure_crm if tool == "crm" else configure_pcs)(cluster)
+    if configure is None:
+        configure = configure_crm if tool == "crm" else configure_pcs
+    configure(cluster)
     settle(cluster)
     configured = time.monotonic() - started
     client = Client(cluster)
@@ -366,14 +369,16 @@ def lagging(cluster: Cluster, nodes: list[str]):
 
 
 @contextlib.contextmanager
-def watched(cluster: Cluster, tool: str = "crm"):
-    """The cluster brought up and configured, its client as `cluster.client_helper` and
-    a running Sampler as `cluster.sampler`; always torn down, and nothing may be left."""
+def watched(cluster: Cluster, tool: str = "crm", configure=None):
+    """The cluster brought up and configured (see bring_up), its client as
+    `cluster.client_helper` and a running Sampler as `cluster.sampler`; always torn
+    down, and nothing may be left."""
     try:
-        client, configured = bring_up(cluster, tool)
+        client, configured = bring_up(cluster, tool, configure)
         cluster.client_helper = client
         cluster.sampler = Sampler(cluster).__enter__()
-        print("cluster healthy %.1f s after configuring with %s" % (configured, tool))
+        print("cluster healthy %.1f s after configuring with %s" % (
+            configured, getattr(configure, "__name__", tool)))
         yield cluster
     finally:
         sampler = getattr(cluster, "sampler", None)
