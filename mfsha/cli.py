@@ -264,13 +264,14 @@ def command_extract(view: ClusterView, name: str, target: str, as_json: bool) ->
     return "%(files)d files of %(archive)s extracted into %(folder)s" % done
 
 
-def command_metrics(resource: str | None, output: str | None) -> int:
-    """The Prometheus text of mfsha.metrics, on stdout or written atomically to `output`
-    (node_exporter reads a textfile collector's files at any time). Exit 1 when the
-    cluster could not be asked; the text still says so (mfsha_up 0)."""
+def command_metrics(resource: str | None, output: str | None, as_json: bool) -> int:
+    """The Prometheus text of mfsha.metrics (or its samples as JSON), on stdout or
+    written atomically to `output` (node_exporter reads a textfile collector's files at
+    any time). Exit 1 when the cluster could not be asked; the text still says so
+    (mfsha_up 0)."""
     from ocf.state import rsc_tmp
 
-    from .metrics import render
+    from .metrics import exposition
     from .records import records
     failure = ""
     try:
@@ -280,7 +281,8 @@ def command_metrics(resource: str | None, output: str | None) -> int:
         view, failure = None, str(error)
     me = os.uname().nodename
     own = records(resource, {"HA_RSCTMP": rsc_tmp()}).read() if resource else {}
-    text = render(resource or "", me, view, own)
+    found = exposition(resource or "", me, view, own)
+    text = json.dumps(found.data(), indent=2) + "\n" if as_json else found.text()
     if output:
         write_atomically(output, text)
     else:
@@ -399,7 +401,7 @@ def main(argv: list[str]) -> int:
             raise UsageError("run as root or as a member of the %s group (the cluster tools "
                              "need it)" % CLUSTER_GROUP)
         if args.command == "metrics":
-            return command_metrics(resource, args.output)
+            return command_metrics(resource, args.output, as_json)
         view = ClusterView(resource)
         if args.command == "status":
             print(command_status(view, as_json))

@@ -21,19 +21,26 @@ class Exposition:
     """Metric families in the text format: HELP and TYPE once, then the samples."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.families: list[tuple[str, str, str, list[tuple[dict[str, str], float]]]] = []
 
     def family(self, name: str, kind: str, help_text: str,
                samples: list[tuple[dict[str, str], float]]) -> None:
-        if not samples:
-            return
-        self.lines.append("# HELP %s %s" % (name, help_text))
-        self.lines.append("# TYPE %s %s" % (name, kind))
-        for labels, value in samples:
-            self.lines.append("%s%s %s" % (name, label_text(labels), number(value)))
+        if samples:
+            self.families.append((name, kind, help_text, samples))
 
     def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
+        lines = []
+        for name, kind, help_text, samples in self.families:
+            lines.append("# HELP %s %s" % (name, help_text))
+            lines.append("# TYPE %s %s" % (name, kind))
+            for labels, value in samples:
+                lines.append("%s%s %s" % (name, label_text(labels), number(value)))
+        return "\n".join(lines) + "\n"
+
+    def data(self) -> list[dict]:
+        """The same samples as plain data (`mfsha metrics --json`)."""
+        return [{"name": name, "type": kind, "labels": labels, "value": value}
+                for name, kind, _, samples in self.families for labels, value in samples]
 
 
 def label_text(labels: dict[str, str]) -> str:
@@ -52,6 +59,10 @@ def number(value: float) -> str:
 
 
 def render(resource: str, me: str, view, records: dict[str, str]) -> str:
+    return exposition(resource, me, view, records).text()
+
+
+def exposition(resource: str, me: str, view, records: dict[str, str]) -> Exposition:
     """The exposition: `view` is the cluster (mfsha.cli.ClusterView), None when it
     could not be asked; `records` this node's (mfsha.records); `resource` "" when not
     known."""
@@ -63,7 +74,7 @@ def render(resource: str, me: str, view, records: dict[str, str]) -> str:
         cluster_families(out, base, view)
     if resource:  # without it (no cluster, no --resource) this node's records are unknown
         own_families(out, dict(base, node=me), records)
-    return out.text()
+    return out
 
 
 def cluster_families(out: Exposition, base: dict[str, str], view) -> None:

@@ -272,4 +272,10 @@ def test_metrics_output_is_written_whole_and_readable(monkeypatch, tmp_path):
     text = target.read_text()
     assert 'mfsha_promotes_total{resource="mfs",node="%s"} 1' % os.uname().nodename in text
     assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert cli.main(["mfsha", "metrics", "--json", "--output", str(target)]) == 0
+    import json
+    found = {(s["name"], s["labels"].get("node")): s["value"]
+             for s in json.loads(target.read_text())}
+    assert found[("mfsha_promotes_total", os.uname().nodename)] == 1
+    assert found[("mfsha_up", None)] == 1
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
