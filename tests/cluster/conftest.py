@@ -1,13 +1,28 @@
-"""A failing cluster test prints what tells a product bug from a lab race without a
-rerun: crm_mon -1rfA and, for each node, the agent's lines and the tail of its
-Pacemaker log."""
+"""What the cluster modules share: the `client` fixture (the client node's helper of a
+module's `cluster`), the Debian 13 skip, and, for a failing cluster test, what tells a
+product bug from a lab race without a rerun: crm_mon -1rfA and, for each node, the
+agent's lines and the tail of its Pacemaker log."""
 from __future__ import annotations
 
 import pytest
 
-from lab.harness import Cluster
+from lab.harness import Cluster, PlatformUnavailable, system_root
 
 AGENT_MARKS = ("mfsmaster(", "mfsha", "ocf-exit-reason")
+
+
+@pytest.fixture
+def client(cluster):
+    """The client node's helper (lab.scenarios.Client) of the module's cluster."""
+    return cluster.client_helper
+
+
+def skip_without_debian13() -> None:
+    """Skip, saying why, when the Debian 13 root cannot be had (scripts/debian13-root)."""
+    try:
+        system_root("debian13")
+    except PlatformUnavailable as error:
+        pytest.skip("no Debian 13 nodes: %s" % error)
 
 
 def diagnostics(cluster: Cluster) -> str:

@@ -32,11 +32,6 @@ def cluster():
         yield cluster
 
 
-@pytest.fixture
-def client(cluster):
-    return cluster.client_helper
-
-
 def check_everything(cluster, client) -> str:
     """The Promoted node, once the cluster is healthy with every file intact."""
     promoted = sc.settle(cluster)

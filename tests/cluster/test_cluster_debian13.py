@@ -12,7 +12,8 @@ import os
 import pytest
 
 from lab import scenarios as sc
-from lab.harness import ROOT, Cluster, PlatformUnavailable, system_root
+from lab.harness import ROOT, Cluster
+from tests.cluster.conftest import skip_without_debian13
 from tests.cluster.test_cluster import pytestmark  # noqa: F401  (same requirements)
 # Collected here as well, in this order (pytest keeps the order of the module's names).
 from tests.cluster.test_cluster import (  # noqa: F401, E402
@@ -25,17 +26,9 @@ from tests.cluster.test_cluster import test_freshest_metalogger_wins_over_a_stal
 
 @pytest.fixture(scope="module")
 def cluster():
-    try:
-        system_root("debian13")
-    except PlatformUnavailable as error:
-        pytest.skip("no Debian 13 nodes: %s" % error)
+    skip_without_debian13()
     with sc.watched(Cluster(prefix="mfsh13", net="10.99.13", platform="debian13")) as cluster:
         yield cluster
-
-
-@pytest.fixture
-def client(cluster):
-    return cluster.client_helper
 
 
 def test_nodes_run_debian_13_with_pacemaker_3_and_moosefs_4(cluster):

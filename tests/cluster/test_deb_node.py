@@ -14,7 +14,8 @@ import subprocess
 import pytest
 
 from lab import scenarios as sc
-from lab.harness import ROOT, Cluster, PlatformUnavailable, system_root
+from lab.harness import ROOT, Cluster
+from tests.cluster.conftest import skip_without_debian13
 from tests.cluster.test_cluster import pytestmark  # noqa: F401  (same requirements)
 
 DOC = "/usr/share/doc/resource-agents-mfsha"
@@ -52,21 +53,13 @@ def follow_the_guide(cluster: Cluster) -> None:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    try:
-        system_root("debian13")
-    except PlatformUnavailable as error:
-        pytest.skip("no Debian 13 nodes: %s" % error)
+    skip_without_debian13()
     package = build_package(str(tmp_path_factory.mktemp("deb")))
     lab = Cluster(prefix="mfshdeb", net="10.99.31", platform="debian13",
                   package=os.path.join(ROOT, package) if not package.startswith("/")
                   else package)
     with sc.watched(lab, configure=follow_the_guide) as cluster:
         yield cluster
-
-
-@pytest.fixture
-def client(cluster):
-    return cluster.client_helper
 
 
 def test_the_node_has_the_package_and_nothing_else_of_the_project(cluster):
