@@ -347,7 +347,7 @@ def parser():
                         metavar="SECONDS", help="wait at most this long (default %(default)s)")
     inspect = command("inspect", "what a MooseFS data directory restores to", with_common=False)
     from moosefs.__main__ import add_inspect_options
-    add_inspect_options(inspect)
+    add_inspect_options(inspect, json_default=argparse.SUPPRESS)
     archives = command("archives", "this node's archives; `archives extract NAME DIR`")
     actions = archives.add_subparsers(dest="archive_command", metavar="extract")
     extract_one = command("extract", "unpack archive NAME into an empty folder DIR",
@@ -393,7 +393,7 @@ def main(argv: list[str]) -> int:
                 known = parse_known(args.known, args.last_master_here)
             except ValueError as error:
                 raise UsageError(str(error), 2) from None
-            return run_inspect(args.data_path, args.thorough, known, args.json)
+            return run_inspect(args.data_path, args.thorough, known, as_json)
         writes = args.command == "switchover" or getattr(args, "archive_command", None)
         if writes and os.geteuid() != 0:
             raise UsageError("run as root (it changes the cluster or this node's files)")

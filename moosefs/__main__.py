@@ -92,8 +92,9 @@ def main(argv: list[str]) -> int:
     return run_inspect(args.data_path, args.thorough, known, args.json)
 
 
-def add_inspect_options(parser) -> None:
-    """The inspect command's arguments, shared with `mfsha inspect`."""
+def add_inspect_options(parser, json_default=False) -> None:
+    """The inspect command's arguments, shared with `mfsha inspect` (whose --json may
+    also come before the command: it passes argparse.SUPPRESS as `json_default`)."""
     parser.add_argument("data_path", metavar="DIR", help="a MooseFS data directory")
     parser.add_argument("--thorough", action="store_true",
                         help="check every changelog line, not only each file's ends")
@@ -101,7 +102,8 @@ def add_inspect_options(parser) -> None:
                         help="the version (and fingerprint) the cluster's last master reached")
     parser.add_argument("--last-master-here", action="store_true",
                         help="this node was the cluster's last master (with --known)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--json", action="store_true", default=json_default,
+                        help="machine-readable output")
 
 
 if __name__ == "__main__":

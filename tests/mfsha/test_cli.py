@@ -66,6 +66,9 @@ def test_no_cluster_running_is_one_line():
 def test_inspect_needs_no_cluster(tmp_path):
     done = mfsha("inspect", str(tmp_path))
     assert done.returncode == 1 and "verdict: empty" in done.stdout
+    import json
+    for argv in (["--json", "inspect", str(tmp_path)], ["inspect", str(tmp_path), "--json"]):
+        assert json.loads(mfsha(*argv).stdout)["verdict"] == "empty", argv
 
 
 def test_archives_extract_into_a_folder_never_into_a_data_directory(tmp_path):
