@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -55,10 +56,14 @@ def test_bootstrap_creates_the_file_system_once_and_promotes_one_node(cluster, c
     # crm_mon -A shows each node's version, lag and whether it may be promoted.
     def shown():
         text = cluster.nx(promoted, ["crm_mon", "-1", "-A"]).stdout
-        return text if text.count("mfsha-mfs-promotable") == len(cluster.nodes) else None
+        every = len(cluster.nodes)
+        return text if text.count("mfsha-mfs-promotable") == every and \
+            text.count("mfsha-mfs-lag-changes") == every else None
     attributes = wait_for(shown, 60, 2, "crm_mon -A to show every node's promotability")
     assert ": promoted" in attributes and "mfsha-mfs-version" in attributes
-    assert attributes.count("mfsha-mfs-lag") == len(cluster.nodes)
+    # the lag in words and as a number (lag-changes), once per node each
+    assert len(re.findall(r"mfsha-mfs-lag\s", attributes)) == len(cluster.nodes), attributes
+    assert attributes.count("mfsha-mfs-lag-changes") == len(cluster.nodes), attributes
 
 
 def test_crmsh_and_pcs_show_the_installed_agent(cluster):
