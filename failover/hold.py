@@ -21,20 +21,13 @@ WITHOUT_CHUNKSERVERS_SECONDS = 10
 HELPER_GRACE_SECONDS = 5
 
 
+# How a hold ended, as labels for metrics: each outcome is told with its kind.
 LET_IN = "let_in"
-# How a hold ended, as labels for metrics (outcome_kind).
-OUTCOME_KINDS = (LET_IN, "chunkservers_missing", "master_gone", "failed", "monitor_let_in")
-
-
-def outcome_kind(note: str) -> str:
-    """The kind of a hold's outcome from the words the helper left (_let_in)."""
-    if note.startswith("failed"):
-        return "failed"
-    if note.startswith("clients not let in"):
-        return "master_gone"
-    if " not back" in note or note.startswith("chunkservers not known"):
-        return "chunkservers_missing"
-    return LET_IN
+CHUNKSERVERS_MISSING = "chunkservers_missing"
+MASTER_GONE = "master_gone"
+FAILED = "failed"
+MONITOR_LET_IN = "monitor_let_in"  # the helper did not, the monitor did
+OUTCOME_KINDS = (LET_IN, CHUNKSERVERS_MISSING, MASTER_GONE, FAILED, MONITOR_LET_IN)
 
 
 class HoldFailed(Exception):
@@ -67,34 +60,36 @@ class Hold:
             return 0
         port = write_closed(self.node.master_cfg, self.cfg_copy)
         self.state.update(hold_port=str(port), hold_major=str(major),
-                          hold_since="%.3f" % time.time(), hold_note="", hold_helper="")
+                          hold_since="%.3f" % time.time(), hold_note="", hold_outcome="",
+                          hold_helper="")
         return port
 
     def start_helper(self, master_pid: int) -> None:
         """Leave behind the process that lets clients in; its pid goes into the state,
         for `upkeep`, which lets clients in at once when the helper died."""
         def let_in() -> int:
-            self.state.update(hold_note=self._outcome(master_pid, wait=True))
+            kind, note = self._outcome(master_pid, wait=True)
+            self.state.update(hold_note=note, hold_outcome=kind)
             return 0
         detach(let_in, on_forked=lambda pid: self.state.update(hold_helper=str(pid)))
 
     def upkeep(self, master_pid: int, held: dict[str, str]) -> str:
         """The Promoted monitor's part, given the local state it read: log the helper's
         outcome once, and let clients in when the helper is gone or overdue. Returns
-        the outcome it reported (outcome_kind), "" when none."""
+        the kind (OUTCOME_KINDS) of the outcome it reported, "" when none."""
         note = held.get("hold_note")
         reported = ""
         if note:
-            reported = outcome_kind(note)
+            reported = held.get("hold_outcome", "")
             (self.log.info if reported == LET_IN else self.log.warning)("client hold: %s" % note)
-            self.state.update(hold_note="")
+            self.state.update(hold_note="", hold_outcome="")
         if held.get("hold_port") and self._helper_failed(held):
-            note = self._outcome(master_pid, wait=False)
-            if note.startswith("failed"):
+            kind, note = self._outcome(master_pid, wait=False)
+            if kind == FAILED:
                 raise HoldFailed("clients are still held off: %s" % note)
             self.log.warning("client hold: the promote's helper did not let clients in; "
                              "the monitor did: %s" % note)
-            reported = "monitor_let_in"
+            reported = MONITOR_LET_IN
         return reported
 
     @staticmethod
@@ -107,15 +102,15 @@ class Hold:
             HELPER_GRACE_SECONDS
         return time.time() > overdue or helper > 0 and not process_alive(helper)
 
-    def _outcome(self, master_pid: int, wait: bool) -> str:
+    def _outcome(self, master_pid: int, wait: bool) -> tuple[str, str]:
         try:
             return self._let_in(master_pid, wait)
         except (OSError, ValueError) as error:
-            return "failed: %s" % error
+            return FAILED, "failed: %s" % error
 
-    def _let_in(self, master_pid: int, wait: bool) -> str:
+    def _let_in(self, master_pid: int, wait: bool) -> tuple[str, str]:
         """Wait (when `wait`) for the chunkservers, then open the client port; returns
-        what happened, in words."""
+        what happened: its kind (OUTCOME_KINDS) and its words."""
         from moosefs.chunkservers import ListError, wait_connected
         from moosefs.clienthold import HOLD_HOST, open_to_clients
         from moosefs.daemons import wait_serving
@@ -123,24 +118,26 @@ class Hold:
         held = self.state.read()
         port = held.get("hold_port")
         if not port:
-            return "clients already let in"
+            return LET_IN, "clients already let in"
         since = float(held.get("hold_since") or 0)
+        kind = CHUNKSERVERS_MISSING
         try:
             late = [s.address for s in wait_connected(
                 HOLD_HOST, int(port), int(held.get("hold_major") or 0),
                 self.seconds if wait else 0,
                 since + WITHOUT_CHUNKSERVERS_SECONDS if wait else 0)]
             found = "%s not back" % ", ".join(late) if late else "every chunkserver back"
+            kind = CHUNKSERVERS_MISSING if late else LET_IN
         except ListError as error:
             found = "chunkservers not known (%s)" % error
         # demoted, stopped or promoted again meanwhile: not this helper's master any more
         if self.state.read().get("hold_port") != port or self.node.master.pid() != master_pid:
-            return "clients not let in: mfsmaster %d is gone" % master_pid
+            return MASTER_GONE, "clients not let in: mfsmaster %d is gone" % master_pid
         open_to_clients(self.node.master_cfg, self.cfg_copy, master_pid)
         host, real_port = self.node.client_address()
         if not wait_serving(host, real_port, Deadline(5, reserve=0)):
-            return "failed: mfsmaster did not move its client listener to port %d on " \
-                   "reload; see its system log" % real_port
+            return FAILED, "failed: mfsmaster did not move its client listener to port %d " \
+                           "on reload; see its system log" % real_port
         self.state.update(hold_port="")
-        return "%s; clients let in %.3f s after mfsmaster started" % (found, time.time() - since)
-
+        return kind, "%s; clients let in %.3f s after mfsmaster started" % (
+            found, time.time() - since)

@@ -191,12 +191,15 @@ class Cluster:
         for node in self.nodes + [self.client]:
             self._prepare_node(node)
 
+    @property
+    def staged(self) -> str:
+        """Where the .deb and the test fence agent wait, seen by every node (the state)."""
+        return os.path.join(self.state, "package")
+
     def _stage_package(self) -> None:
-        """The .deb and the test fence agent, where every node sees them (the state)."""
-        staged = os.path.join(self.state, "package")
-        os.makedirs(staged)
-        shutil.copy(self.package, staged)
-        shutil.copy(os.path.join(HERE, "sbin", "fence_mfsha_test"), staged)
+        os.makedirs(self.staged)
+        shutil.copy(self.package, self.staged)
+        shutil.copy(os.path.join(HERE, "sbin", "fence_mfsha_test"), self.staged)
 
     def _sw(self, argv: list[str]) -> None:
         subprocess.run(["ip", "-n", self.switch] + argv, check=True)
@@ -322,17 +325,14 @@ class Cluster:
         """The agent as an administrator installs it (from the package, else from the
         source tree), and the test fence agent, into the node's own layer of its
         system root."""
-        if self.package:
-            staged = os.path.join(self.state, "package")
-            if node != self.client:
-                self.nx(node, ["dpkg", "-i", os.path.join(staged, os.path.basename(
-                    self.package))], timeout=120)
-            self.nx(node, ["install", "-m", "755", os.path.join(staged, "fence_mfsha_test"),
-                           "/usr/sbin/"])
-            return
-        self.nx(node, ["make", "-s", "-C", ROOT, "install"], timeout=120)
-        self.nx(node, ["install", "-m", "755", os.path.join(HERE, "sbin", "fence_mfsha_test"),
-                       "/usr/sbin/"])
+        if not self.package:
+            self.nx(node, ["make", "-s", "-C", ROOT, "install"], timeout=120)
+        elif node != self.client:
+            self.nx(node, ["dpkg", "-i", os.path.join(self.staged, os.path.basename(
+                self.package))], timeout=120)
+        fence = os.path.join(self.staged if self.package else os.path.join(HERE, "sbin"),
+                             "fence_mfsha_test")
+        self.nx(node, ["install", "-m", "755", fence, "/usr/sbin/"])
 
     def start_cluster_daemons(self, node: str) -> None:
         if not self.running(node, "corosync"):

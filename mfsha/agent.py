@@ -153,7 +153,7 @@ def action_monitor(ctx: Context) -> int:
 
 
 def monitor_promoted(ctx: Context, node, master_pid: int) -> None:
-    from failover.hold import HoldFailed
+    from failover.hold import FAILED, HoldFailed
     from .primary import check_master_answers, keep_promoted
     state = store.local_state(ctx)
     remembered = state.read()
@@ -162,7 +162,7 @@ def monitor_promoted(ctx: Context, node, master_pid: int) -> None:
         try:
             outcome = client_hold(ctx, node).upkeep(master_pid, remembered)
         except HoldFailed as error:
-            outcome = "failed"
+            outcome = FAILED
             raise OCFError(codes.ERR_GENERIC, str(error)) from None
         finally:
             if outcome:

@@ -13,7 +13,8 @@ import sys
 
 from failover.election import judge
 from failover.mark import CHANGE_TOLERANCE, Freshness, parse_all
-from ocf.cib import CibError, ResourceView, cluster_option, delete_location, location_ids
+from ocf.cib import (PROMOTED_ROLES, CibError, ResourceView, cluster_option, delete_location,
+                     location_ids)
 
 from . import store
 
@@ -89,7 +90,7 @@ class ClusterView(ResourceView):
                    "lag_changes": newest - own.version if own else None,
                    "lag_seconds": newest_stamp - self.stamps[node] if node in self.stamps
                    else None}
-            if role in ("Promoted", "Master"):
+            if role in PROMOTED_ROLES:
                 row["promotable"], row["reason"] = True, "runs the master"
             else:
                 verdict = self.why(node)
@@ -135,7 +136,7 @@ def command_status(view: ClusterView, as_json: bool) -> str:
             row["node"], row["role"], "-" if row["version"] is None else row["version"],
             "-" if row["lag_changes"] is None else row["lag_changes"],
             "-" if row["lag_seconds"] is None else row["lag_seconds"],
-            "promoted (runs the master)" if row["role"] in ("Promoted", "Master")
+            "promoted (runs the master)" if row["role"] in PROMOTED_ROLES
             else "yes" if row["promotable"] else "no: " + row["reason"]))
     lines.append("versions and lags as the nodes published them (exact to %d changes; "
                  "seconds between the times of the newest changes held)" % CHANGE_TOLERANCE)
@@ -269,8 +270,6 @@ def command_metrics(resource: str | None, output: str | None, as_json: bool) -> 
     written atomically to `output` (node_exporter reads a textfile collector's files at
     any time). Exit 1 when the cluster could not be asked; the text still says so
     (mfsha_up 0)."""
-    from ocf.state import rsc_tmp
-
     from .metrics import exposition
     from .records import records
     failure = ""
@@ -280,7 +279,7 @@ def command_metrics(resource: str | None, output: str | None, as_json: bool) -> 
     except (CibError, UsageError, OSError) as error:
         view, failure = None, str(error)
     me = os.uname().nodename
-    own = records(resource, {"HA_RSCTMP": rsc_tmp()}).read() if resource else {}
+    own = records(resource).read() if resource else {}
     found = exposition(resource or "", me, view, own)
     text = json.dumps(found.data(), indent=2) + "\n" if as_json else found.text()
     if output:

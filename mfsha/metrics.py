@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from failover.hold import OUTCOME_KINDS
 from failover.promote import REFUSAL_KINDS
+from ocf.cib import PROMOTED_ROLES, STABLE_ROLES
 
 from .records import AGENT_KINDS, PROMOTED, steps_of
 
@@ -110,8 +111,9 @@ def cluster_families(out: Exposition, base: dict[str, str], view) -> None:
 
 def role_of(role: str) -> str:
     """Pacemaker's role names, old and new, as ROLES."""
-    return {"Master": "Promoted", "Slave": "Unpromoted"}.get(role, role) \
-        if role in ROLES + ("Master", "Slave") else "Stopped"
+    if role in PROMOTED_ROLES:
+        return "Promoted"
+    return "Unpromoted" if role in STABLE_ROLES else "Stopped"
 
 
 def summed(steps: list[tuple[str, float]]) -> list[tuple[str, float]]:

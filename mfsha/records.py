@@ -38,7 +38,7 @@ def record_promote(store: StateFile, outcome: str, seconds: float,
 
 
 def record_hold(store: StateFile, outcome: str) -> None:
-    """A client hold ended with `outcome` (failover.hold.outcome_kind)."""
+    """A client hold ended with `outcome` (failover.hold.OUTCOME_KINDS)."""
     store.update(last_hold_outcome=outcome, last_hold_at="%d" % time.time())
 
 

@@ -120,8 +120,7 @@ class Cluster:
     def get_property(self, name: str) -> str | None:
         """The property's value, None when it is not set; ClusterUnreachable when the
         cluster could not be asked."""
-        result = self._read(["crm_attribute", "--type=crm_config", "--name=" + name,
-                             "--query", "--quiet"])
+        result = self._read(property_query_argv(name))
         value = result.stdout.strip() if result is not None and result.ok else ""
         return value or None
 
@@ -135,6 +134,11 @@ class Cluster:
         ClusterUnreachable when one does but could not be asked."""
         result = self._read(["crm_node", "--partition"])
         return result.stdout.split() if result is not None and result.ok else None
+
+
+def property_query_argv(name: str) -> list[str]:
+    """The query of a cluster-wide property (crm_config): its value alone on stdout."""
+    return ["crm_attribute", "--type=crm_config", "--name=" + name, "--query", "--quiet"]
 
 
 def query_all_argv(name: str) -> list[str]:

@@ -124,8 +124,8 @@ class ResourceView:
 def cluster_option(name: str) -> str | None:
     """A cluster option (crm_config), e.g. a value an agent records there, as
     crm_attribute reads it; None when it is not set."""
-    result = run(["crm_attribute", "--type=crm_config", "--name=" + name, "--query",
-                  "--quiet"], Deadline(TOOL_SECONDS, reserve=0))
+    from .attributes import property_query_argv
+    result = run(property_query_argv(name), Deadline(TOOL_SECONDS, reserve=0))
     if result.returncode == NO_SUCH and not result.timed_out:
         return None
     if not result.ok:

@@ -44,7 +44,7 @@ def test_nodes_run_debian_13_with_pacemaker_3_and_moosefs_4(cluster):
 def load_offline(cluster: Cluster, node: str, example: str):
     """`crm configure load update` of a shipped example into an empty CIB file in the
     node, as the Debian 12 test loads it (tests/test_examples.py): no fence device."""
-    from tests.packaging.test_examples import EMPTY_CIB
+    from tests.packaging.tools import EMPTY_CIB
     with open(cluster.path_in(node, "/tmp/offline-cib.xml"), "w") as stream:
         stream.write(EMPTY_CIB)
     text = open(os.path.join(ROOT, "crm-examples", example)).read()

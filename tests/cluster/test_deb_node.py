@@ -7,27 +7,17 @@ pcs 0.12, a switchover with every file intact, and the sampler that never saw tw
 masters. Skipped, with one line why, without the Debian 13 root."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 
 import pytest
 
 from lab import scenarios as sc
 from lab.harness import ROOT, Cluster
 from tests.cluster.conftest import skip_without_debian13
+from tests.packaging.tools import EMPTY_CIB, build_deb, promtool, promtool_says
 from tests.cluster.test_cluster import pytestmark  # noqa: F401  (same requirements)
 
 DOC = "/usr/share/doc/resource-agents-mfsha"
-
-
-def build_package(folder: str) -> str:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
-    environ["MFSHA_DEB_OUT"] = folder
-    built = subprocess.run(["make", "-s", "-C", ROOT, "deb"], capture_output=True, text=True,
-                           timeout=600, env=environ)
-    assert built.returncode == 0, built.stdout[-1000:] + built.stderr[-2000:]
-    return [line for line in built.stdout.splitlines() if line.endswith(".deb")][-1]
 
 
 def first_start_block(guide: str) -> str:
@@ -54,10 +44,8 @@ def follow_the_guide(cluster: Cluster) -> None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     skip_without_debian13()
-    package = build_package(str(tmp_path_factory.mktemp("deb")))
-    lab = Cluster(prefix="mfshdeb", net="10.99.31", platform="debian13",
-                  package=os.path.join(ROOT, package) if not package.startswith("/")
-                  else package)
+    package = build_deb(str(tmp_path_factory.mktemp("deb")))
+    lab = Cluster(prefix="mfshdeb", net="10.99.31", platform="debian13", package=package)
     with sc.watched(lab, configure=follow_the_guide) as cluster:
         yield cluster
 
@@ -102,13 +90,9 @@ def test_mfsha_reads_as_a_haclient_member_and_metrics_pass_promtool(cluster, tmp
     metrics = cluster.nx(node, as_hacluster + ["mfsha", "metrics"]).stdout
     assert 'mfsha_up{resource="mfs"} 1' in metrics
     assert re.search(r'(?m)^mfsha_promotable_standbys\{resource="mfs"\} 2$', metrics), metrics
-    promtool = subprocess.run([os.path.join(ROOT, "scripts", "promtool")], capture_output=True,
-                              text=True, timeout=300).stdout.strip()
-    if promtool:
-        checked = subprocess.run([promtool, "check", "metrics"], input=metrics,
-                                 capture_output=True, text=True, timeout=60)
-        assert checked.returncode == 0 and checked.stdout + checked.stderr == "", \
-            checked.stdout + checked.stderr
+    checker = promtool()
+    if checker:
+        assert promtool_says(checker, ["check", "metrics"], metrics) == ""
 
 
 PCS_SHIM = """#!/bin/sh
@@ -123,7 +107,6 @@ esac
 
 
 def test_the_installed_pcs_example_builds_a_valid_configuration_with_pcs_012(cluster):
-    from tests.packaging.test_examples import EMPTY_CIB
     node = sc.settle(cluster)
     assert cluster.nx(node, ["pcs", "--version"]).stdout.startswith("0.12")
     cluster.nx(node, ["sh", "-c", "cat > /tmp/empty-cib.xml"], input=EMPTY_CIB)

@@ -62,6 +62,12 @@ class Instances:
     def local_state(self, name: str) -> StateFile:
         return StateFile(os.path.join(self.public_tmp, "run-" + name), "mfsha-p_mfs.state")
 
+    def records(self, name: str) -> dict[str, str]:
+        """What the agent of `name` kept for mfsha metrics (mfsha.records)."""
+        from mfsha.records import records
+        return records("p_mfs", {"HA_RSCTMP": os.path.join(self.public_tmp, "run-" + name)}
+                       ).read()
+
     def monitor_until_logged(self, name: str, text: str, seconds: float = 10):
         """Promoted monitors until one logs `text` (the promote's helper writes its
         outcome just after it lets clients in); returns that monitor's outcome."""

@@ -121,6 +121,8 @@ def test_three_instances_elect_the_freshest_and_keep_every_file(public_tmp, lab)
     wait_until(lambda: serving("127.0.0.1", CL_PORT), 15, step=0.05, what="clients let in")
     logged = nodes.monitor_until_logged("a", "client hold: every chunkserver back; clients let in")
     assert "client hold: every chunkserver back; clients let in" in logged.stderr, logged
+    assert nodes.records("a")["last_hold_outcome"] == "let_in"
+    assert nodes.records("a")["last_promote_outcome"] == "promoted"
     lab.assert_files(files)
     files.update(lab.write_files("fourth", 30, seed=14))
     lab.assert_files(files)
@@ -164,6 +166,7 @@ def test_the_monitor_lets_clients_in_when_the_promotes_helper_died(public_tmp, l
         assert "did not let clients in; the monitor did" in outcome.stderr, outcome
         assert "%d not back" % CSSERV_PORT in outcome.stderr, outcome
         assert serving("127.0.0.1", CL_PORT)
+        assert nodes.records("a")["last_hold_outcome"] == "monitor_let_in"
     finally:
         if chunkserver:
             os.kill(chunkserver, signal.SIGCONT)
@@ -179,8 +182,9 @@ def test_the_helper_leaves_a_master_that_died_alone(public_tmp, lab):
         helper = int(nodes.local_state("a").read()["hold_helper"])
         os.kill(lab.node("a").master_pid(), signal.SIGKILL)
         wait_until(lambda: not process_alive(helper), 5, what="the helper to give up")
-        note = nodes.local_state("a").read()["hold_note"]
-        assert note.startswith("clients not let in: mfsmaster"), note
+        held = nodes.local_state("a").read()
+        assert held["hold_note"].startswith("clients not let in: mfsmaster"), held
+        assert held["hold_outcome"] == "master_gone", held
         assert not serving("127.0.0.1", CL_PORT)
         assert not os.path.islink(nodes.client_hold_copy("a")), "the copy was opened"
         assert nodes.monitor("a", promoted=True) == 9

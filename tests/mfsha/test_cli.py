@@ -12,6 +12,7 @@ from mfsha import cli
 from ocf import cib
 from moosefs.archive import Archiver
 from tests.agentlib import ROOT
+from tests.packaging.tools import promtool, promtool_says
 
 MFSHA = os.path.join(ROOT, "sbin", "mfsha")
 
@@ -180,10 +181,12 @@ def test_status_table_for_a_cluster_whose_nodes_published_nothing(monkeypatch, t
 
 
 # --- mfsha metrics --------------------------------------------------------------------------
-def promtool() -> str | None:
-    done = subprocess.run([os.path.join(ROOT, "scripts", "promtool")], capture_output=True,
-                          text=True, timeout=300)
-    return done.stdout.strip() if done.returncode == 0 else None
+def promtool_or_skip() -> str:
+    checker = promtool()
+    if checker is None:
+        pytest.skip("no promtool (scripts/promtool could not fetch one); the grammar is "
+                    "checked by test_metrics_are_the_status_view_and_this_nodes_records")
+    return checker
 
 
 def samples(text: str) -> dict[str, float]:
@@ -238,30 +241,41 @@ def test_metrics_are_the_status_view_and_this_nodes_records(view):
     down = samples(render("mfs", "n2", None, {}))
     assert down['mfsha_up{resource="mfs"}'] == 0 and "mfsha_node_version" not in str(down)
     assert samples(render("", "n2", None, {})) == {'mfsha_up{resource=""}': 0}
+    from mfsha.metrics import role_of
+    assert [role_of(r) for r in ("Master", "Slave", "Promoted", "Unpromoted", "Starting",
+                                 "Stopped")] == ["Promoted", "Unpromoted", "Promoted",
+                                                 "Unpromoted", "Stopped", "Stopped"]
 
 
 def test_metrics_pass_promtool(view, tmp_path):
     from mfsha.metrics import render
-    checker = promtool()
-    if checker is None:
-        pytest.skip("no promtool (scripts/promtool could not fetch one); the grammar is "
-                    "checked by test_metrics_are_the_status_view_and_this_nodes_records")
+    checker = promtool_or_skip()
     for text in (render("mfs", "n2", view, RECORDS), render("mfs", "n2", None, {}),
                  render("mfs", "n2", view, {})):
-        done = subprocess.run([checker, "check", "metrics"], input=text, capture_output=True,
-                              text=True, timeout=60)
-        assert done.returncode == 0 and done.stdout + done.stderr == "", \
-            done.stdout + done.stderr + text
+        assert promtool_says(checker, ["check", "metrics"], text) == "", text
 
 
 def test_the_alert_rules_pass_promtool():
-    checker = promtool()
-    if checker is None:
-        pytest.skip("no promtool (scripts/promtool could not fetch one)")
     rules = os.path.join(ROOT, "examples", "prometheus", "mfsha-alerts.yml")
-    done = subprocess.run([checker, "check", "rules", rules], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert promtool_says(promtool_or_skip(), ["check", "rules", rules]) == ""
+
+
+def test_metrics_without_a_cluster_still_write_mfsha_up_0_and_exit_1(monkeypatch, tmp_path,
+                                                                      capsys):
+    def no_cluster(argv):
+        raise cib.CibError("no cluster running here? cibadmin --query: exit 102")
+    monkeypatch.setattr(cib, "tool", no_cluster)
+    monkeypatch.setenv("HA_RSCTMP", str(tmp_path))
+    from mfsha.records import record_promote, records
+    record_promote(records("mfs"), "fresher_peer", 0.1, [])
+    target = tmp_path / "mfsha.prom"
+    assert cli.main(["mfsha", "metrics", "--resource", "mfs", "--output", str(target)]) == 1
+    assert "mfsha: no cluster running here?" in capsys.readouterr().err
+    found = samples(target.read_text())
+    assert found['mfsha_up{resource="mfs"}'] == 0
+    assert found['mfsha_promote_refusals_total{resource="mfs",node="%s",reason="fresher_peer"}'
+                 % os.uname().nodename] == 1
+    assert "mfsha_node_version" not in target.read_text()
 
 
 def test_metrics_output_is_written_whole_and_readable(monkeypatch, tmp_path):

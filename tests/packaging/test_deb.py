@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.agentlib import ROOT
+from tests.packaging.tools import build_deb
 
 PACKAGE = "resource-agents-mfsha"
 AGENT = "/usr/lib/ocf/resource.d/mfsha/mfsmaster"
@@ -21,27 +21,13 @@ UNITS = ("mfsha-ucarp-freshness.service", "ucarp-mfsmaster.service", "mfsha-metr
          "mfsha-metrics.timer")
 
 
-def run(argv: list[str], timeout: float = 120, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+def run(argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
 def package_state() -> str:
     done = run(["dpkg-query", "-W", "-f=${Status}", PACKAGE])
     return done.stdout if done.returncode == 0 else "not known"
-
-
-def build(out: str | None = None) -> str:
-    """`make deb` (into `out` when given): the .deb's path; lintian has no error."""
-    # Not inside `make check`'s make: a nested make prints "Leaving directory" lines.
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
-    if out:
-        environ["MFSHA_DEB_OUT"] = out
-    built = run(["make", "-s", "-C", ROOT, "deb"], timeout=600, env=environ)
-    assert built.returncode == 0, built.stderr[-2000:]
-    # lintian's errors and warnings (information tags are allowed)
-    assert "E: " not in built.stdout and "W: " not in built.stdout, built.stdout
-    path = [line for line in built.stdout.splitlines() if line.endswith(".deb")][-1]
-    return os.path.join(ROOT, path)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +38,7 @@ def deb() -> str:
         pytest.skip("%s is installed on this machine; the test would replace it" % PACKAGE)
     if os.path.exists(AGENT):
         pytest.skip("%s exists (make install?); run make uninstall first" % AGENT)
-    return build()
+    return build_deb()
 
 
 @pytest.fixture
@@ -92,7 +78,7 @@ def test_package_metadata(deb):
 
 
 def test_two_builds_are_byte_identical(deb, tmp_path):
-    again = build(str(tmp_path / "again"))
+    again = build_deb(str(tmp_path / "again"))
     assert open(deb, "rb").read() == open(again, "rb").read(), "%s differs from %s" % (
         again, deb)
 

@@ -9,10 +9,7 @@ import subprocess
 import pytest
 
 from tests.agentlib import ROOT, as_if_installed, install
-
-EMPTY_CIB = ('<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="1" '
-             'num_updates="0" admin_epoch="0"><configuration><crm_config/><nodes/><resources/>'
-             '<constraints/></configuration><status/></cib>')
+from tests.packaging.tools import EMPTY_CIB
 
 
 @pytest.mark.skipif(shutil.which("crm") is None or shutil.which("crm_verify") is None,

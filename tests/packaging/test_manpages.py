@@ -13,7 +13,7 @@ import pytest
 from mfsha.info import CRM_EXAMPLE, INFO, PCS_EXAMPLE
 from ocf.manpage import page_date, render
 from tests.agentlib import ROOT, as_if_installed, install
-from tests.packaging.test_examples import EMPTY_CIB
+from tests.packaging.tools import EMPTY_CIB
 
 SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "EXAMPLES", "FILES", "EXIT STATUS", "SEE ALSO")
 MFSHA = os.path.join(ROOT, "man", "mfsha.8")
