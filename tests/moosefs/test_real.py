@@ -84,12 +84,14 @@ def test_diverged_leftovers_are_set_aside_and_the_cluster_history_restored(lab, 
     # a follows b as a metalogger; its own master files are now a diverged history.
     start_metalogger(a)
     wait_caught_up(b, a)
-    snapshot = str(tmp_path / "raw")
-    shutil.copytree(a.data, snapshot)
     os.kill(b.master_pid(), 9)
     wait_until(lambda: not b.master_pid(), 10, what="master b to die")
     expected_version = master_version(b)
     Metalogger(a.metalogger_cfg, a.data).stop(20)
+    # Copied once nothing writes in it: a running metalogger renames its .tmp files away
+    # under a copy (CI saw changelog_ml.tmp vanish mid-copytree).
+    snapshot = str(tmp_path / "raw")
+    shutil.copytree(a.data, snapshot)
     if MTIME_LIES[lie]:
         shift_mtimes(a.data, *MTIME_LIES[lie])
     # The cluster knows b was its last master (b's own promote recorded it), near here.
